@@ -1,0 +1,1 @@
+"""impl: the behaviour behind shimtypes (plugins, loader, ttrpc, shim runner, host)."""
