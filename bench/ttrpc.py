@@ -1,0 +1,286 @@
+"""ttrpc benchmark: unary echo over one unix-socket connection, side by side.
+
+    python bench/ttrpc.py [--rounds 3] [--duration 1.5]
+
+In one run, with 1 and 16 concurrent callers and 0 B / 4 KiB payloads:
+- servers under the same Go client: Go ttrpc 1.1.1 server vs the Python
+  server (impl.ttrpc), and grpcio's asyncio server (driven by a Go gRPC client);
+- clients against Go servers: the Python client vs the Go ttrpc client, and
+  grpcio's asyncio client (against a Go gRPC server).
+Every peer runs in its own process (2 cores: one client, one server). Each
+message is a BytesValue that the server decodes and re-encodes and the client
+decodes. Rounds are interleaved; the table shows medians of calls/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import select
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from google.protobuf import wrappers_pb2
+
+ROOT = Path(__file__).resolve().parent.parent
+GO_ROOT = ROOT / "tests" / "go"
+SERVICE = "ttrpcpeer.Echo"  # the Go peer's service (tests/go/src/ttrpcpeer/echo)
+GRPC_METHOD = "/bench.Echo/Echo"
+CALLERS = (1, 16)
+PAYLOADS = (0, 4096)
+SERVER_GOAL_GO = 0.5  # Python server >= 0.5x the Go server at 16 callers
+SERVER_GOAL_GRPCIO = 2.0  # ... and >= 2x grpcio's server
+
+
+# -- peers implemented here (each runs as `python bench/ttrpc.py --role ...`) --
+
+
+def _echo_bytes(payload: bytes) -> bytes:
+    return wrappers_pb2.BytesValue.FromString(payload).SerializeToString()
+
+
+async def _py_server(socket_path: str) -> None:
+    from impl.ttrpc import Server
+    from shimtypes import TTRPCMethodContext
+
+    async def echo(ctx: TTRPCMethodContext, payload: bytes) -> bytes:
+        return _echo_bytes(payload)
+
+    server = Server()
+    server.register_service(SERVICE, {"Echo": echo})
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(socket_path)
+    listener.listen(128)
+    print("ready", flush=True)  # connectable from here on
+    await server.serve(listener)
+
+
+async def _grpcio_server(socket_path: str) -> None:
+    import grpc
+
+    async def echo(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+        return _echo_bytes(request)
+
+    server = grpc.aio.server()
+    handler = grpc.method_handlers_generic_handler(
+        "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)}
+    )
+    server.add_generic_rpc_handlers((handler,))
+    server.add_insecure_port(f"unix:{socket_path}")
+    await server.start()
+    print("ready", flush=True)
+    await server.wait_for_termination()
+
+
+async def _drive(
+    call: Callable[[bytes], Awaitable[bytes]], callers: int, payload: int, duration: float, warmup: float
+) -> dict[str, float]:
+    """The shared client loop: ``callers`` tasks calling back to back."""
+    request = wrappers_pb2.BytesValue(value=bytes(payload)).SerializeToString()
+    counting = False
+    calls = errors = 0
+    stop = False
+
+    async def caller() -> None:
+        nonlocal calls, errors
+        while not stop:
+            try:
+                reply = await call(request)
+                ok = len(wrappers_pb2.BytesValue.FromString(reply).value) == payload
+            except Exception:
+                ok = False
+            if counting:
+                if ok:
+                    calls += 1
+                else:
+                    errors += 1
+
+    tasks = [asyncio.create_task(caller()) for _ in range(callers)]
+    await asyncio.sleep(warmup)
+    counting = True
+    start = time.perf_counter()
+    await asyncio.sleep(duration)
+    counting = False
+    seconds = time.perf_counter() - start
+    stop = True
+    await asyncio.gather(*tasks)
+    return {"calls": calls, "errors": errors, "seconds": seconds, "calls_per_s": calls / seconds}
+
+
+async def _py_client(socket_path: str, callers: int, payload: int, duration: float, warmup: float) -> None:
+    from impl.ttrpc import Client
+
+    client = await Client.connect(socket_path)
+
+    async def call(request: bytes) -> bytes:
+        return await client.call(SERVICE, "Echo", request)
+
+    print(json.dumps(await _drive(call, callers, payload, duration, warmup)), flush=True)
+    await client.close()
+
+
+async def _grpcio_client(socket_path: str, callers: int, payload: int, duration: float, warmup: float) -> None:
+    import grpc
+
+    async with grpc.aio.insecure_channel(f"unix:{socket_path}") as channel:
+        method: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(GRPC_METHOD)
+
+        async def call(request: bytes) -> bytes:
+            reply = await method(request)
+            assert isinstance(reply, bytes)
+            return reply
+
+        print(json.dumps(await _drive(call, callers, payload, duration, warmup)), flush=True)
+
+
+# -- orchestration --------------------------------------------------------
+
+
+def _go_build(out_dir: Path, package: str) -> Path:
+    go = shutil.which("go")
+    if go is None:
+        sys.exit("bench/ttrpc.py needs go (golang-go) and Debian's golang-github-containerd-ttrpc-dev")
+    env = dict(os.environ, GO111MODULE="off", GOPATH=f"{GO_ROOT}:/usr/share/gocode", GOFLAGS="")
+    env.setdefault("GOCACHE", str(Path(tempfile.gettempdir()) / f"shimtypes-gocache-{os.geteuid()}"))
+    out = out_dir / package.rsplit("/", 1)[-1]
+    subprocess.run([go, "build", "-o", str(out), package], env=env, cwd=GO_ROOT, check=True)
+    return out
+
+
+@contextmanager
+def _server(args: list[str]) -> Iterator[None]:
+    """Run a server process until the block ends; wait for its "ready" line."""
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        line = proc.stdout.readline().strip() if ready else "<nothing in 60s>"
+        if line != "ready":
+            raise RuntimeError(f"{args[:3]} did not start (printed {line!r}, rc={proc.poll()})")
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _measure(args: list[str]) -> float:
+    out = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise RuntimeError(f"{args[:4]} failed ({out.returncode}): {out.stderr[-2000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if result["errors"]:
+        raise RuntimeError(f"{args[:4]}: {result['errors']} failed calls")
+    return float(result["calls_per_s"])
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=1.5, help="seconds measured per run")
+    ap.add_argument("--warmup", type=float, default=0.3)
+    ap.add_argument("--role", help=argparse.SUPPRESS)
+    ap.add_argument("role_args", nargs="*", help=argparse.SUPPRESS)
+    opts = ap.parse_args()
+    if opts.role:
+        _run_role(opts.role, opts.role_args)
+        return
+
+    t0 = time.monotonic()
+    me = [sys.executable, str(Path(__file__).resolve())]
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ttrpc-bench-")))
+        peer = _go_build(tmp, "ttrpcpeer/cmd/peer")
+        grpcbench = _go_build(tmp, "ttrpcpeer/cmd/grpcbench")
+        build_s = time.monotonic() - t0
+        socks = {name: str(tmp / f"{name}.sock") for name in ("go", "py", "grpcio", "gogrpc")}
+        stack.enter_context(_server([str(peer), "bench-server", "-socket", socks["go"]]))
+        stack.enter_context(_server([*me, "--role", "py-server", socks["py"]]))
+        stack.enter_context(_server([*me, "--role", "grpcio-server", socks["grpcio"]]))
+        stack.enter_context(_server([str(grpcbench), "-serve", "-socket", socks["gogrpc"]]))
+
+        def go_client(sock: str, c: int, p: int) -> list[str]:
+            return [str(peer), "bench-client", "-socket", sock, "-concurrency", str(c), "-payload", str(p),
+                    "-duration", str(opts.duration), "-warmup", str(opts.warmup)]
+
+        def go_grpc_client(sock: str, c: int, p: int) -> list[str]:
+            return [str(grpcbench), "-socket", sock, "-method", GRPC_METHOD, "-concurrency", str(c),
+                    "-payload", str(p), "-duration", str(opts.duration), "-warmup", str(opts.warmup)]
+
+        def py_role(role: str, sock: str, c: int, p: int) -> list[str]:
+            return [*me, "--role", role, sock, str(c), str(p), str(opts.duration), str(opts.warmup)]
+
+        pairs: dict[str, Callable[[int, int], list[str]]] = {
+            "go-client/go-server": lambda c, p: go_client(socks["go"], c, p),
+            "go-client/py-server": lambda c, p: go_client(socks["py"], c, p),
+            "go-grpc-client/grpcio-server": lambda c, p: go_grpc_client(socks["grpcio"], c, p),
+            "py-client/go-server": lambda c, p: py_role("py-client", socks["go"], c, p),
+            "grpcio-client/go-grpc-server": lambda c, p: py_role("grpcio-client", socks["gogrpc"], c, p),
+        }
+        samples: dict[tuple[str, int, int], list[float]] = {}
+        for r in range(opts.rounds):
+            for c in CALLERS:
+                for p in PAYLOADS:
+                    for name, argv in pairs.items():
+                        samples.setdefault((name, c, p), []).append(_measure(argv(c, p)))
+            print(f"round {r + 1}/{opts.rounds} done ({time.monotonic() - t0:.0f}s)", file=sys.stderr)
+
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    print(f"\nttrpc unary echo, one connection, medians of {opts.rounds} rounds x {opts.duration}s "
+          f"(calls/s; go build {build_s:.1f}s, total {time.monotonic() - t0:.0f}s)\n")
+    print("| callers | payload | Go srv | Py srv | grpcio srv | Go cli | Py cli | grpcio cli "
+          "| py-srv/go-srv | py-srv/grpcio-srv | py-cli/go-cli | py-cli/grpcio-cli |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for c in CALLERS:
+        for p in PAYLOADS:
+            go_srv = med[("go-client/go-server", c, p)]
+            py_srv = med[("go-client/py-server", c, p)]
+            grpcio_srv = med[("go-grpc-client/grpcio-server", c, p)]
+            py_cli = med[("py-client/go-server", c, p)]
+            grpcio_cli = med[("grpcio-client/go-grpc-server", c, p)]
+            print(f"| {c} | {p} B | {_fmt(go_srv)} | {_fmt(py_srv)} | {_fmt(grpcio_srv)} | {_fmt(go_srv)} "
+                  f"| {_fmt(py_cli)} | {_fmt(grpcio_cli)} | {py_srv / go_srv:.2f} | {py_srv / grpcio_srv:.2f} "
+                  f"| {py_cli / go_srv:.2f} | {py_cli / grpcio_cli:.2f} |")
+    print("\nServers are driven by Go clients (ttrpc 1.1.1 / grpc-go); clients talk to Go servers. "
+          "'Go cli' is the Go ttrpc client against the Go server (the same run as 'Go srv').")
+    print("\nGoals at 16 callers:")
+    for p in PAYLOADS:
+        go_r = med[("go-client/py-server", 16, p)] / med[("go-client/go-server", 16, p)]
+        grpc_r = med[("go-client/py-server", 16, p)] / med[("go-grpc-client/grpcio-server", 16, p)]
+        print(f"- {p} B: py-server/go-server {go_r:.2f} (goal >= {SERVER_GOAL_GO}: "
+              f"{'met' if go_r >= SERVER_GOAL_GO else 'MISSED'}); py-server/grpcio-server {grpc_r:.2f} "
+              f"(goal >= {SERVER_GOAL_GRPCIO}: {'met' if grpc_r >= SERVER_GOAL_GRPCIO else 'MISSED'})")
+
+
+def _run_role(role: str, args: list[str]) -> None:
+    if role == "py-server":
+        asyncio.run(_py_server(args[0]))
+    elif role == "grpcio-server":
+        asyncio.run(_grpcio_server(args[0]))
+    elif role in ("py-client", "grpcio-client"):
+        sock, c, p, d, w = args
+        fn = _py_client if role == "py-client" else _grpcio_client
+        asyncio.run(fn(sock, int(c), int(p), float(d), float(w)))
+    else:
+        sys.exit(f"unknown role {role!r}")
+
+
+if __name__ == "__main__":
+    main()

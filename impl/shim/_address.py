@@ -1,0 +1,167 @@
+"""The shim socket: containerd's address convention, binding, the address file.
+
+Used on the ``start`` path, so it sticks to ``_socket`` and ``_sha256``, imported
+when needed (``socket`` and ``hashlib`` pull in selectors, enum and OpenSSL), and never
+touches asyncio.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import _socket
+    from typing import Final
+
+__all__ = [
+    "ADDRESS_FILE",
+    "SOCKET_DIR",
+    "SOCKET_PATH_LIMIT",
+    "UNIX_PREFIX",
+    "AddressInUseError",
+    "bind_socket",
+    "can_connect",
+    "read_address",
+    "remove_socket",
+    "socket_address",
+    "socket_path",
+    "write_address",
+]
+
+SOCKET_DIR: Final = "/run/containerd/s"
+"""containerd 1.6 hard-codes this directory, even for private daemons."""
+
+SOCKET_PATH_LIMIT: Final = 106
+"""Go shims refuse longer paths (sun_path is 108 bytes with the NUL)."""
+
+UNIX_PREFIX: Final = "unix://"
+
+ADDRESS_FILE: Final = "address"
+"""Relative to the bundle (the shim's working directory)."""
+
+
+class AddressInUseError(OSError):
+    """The socket path is bound by a live listener."""
+
+
+def socket_address(address: str, namespace: str, id: str, *, socket_dir: str = SOCKET_DIR) -> str:
+    """``unix://<socket_dir>/<hex sha256(address/namespace/id)>``, as containerd computes it."""
+    if TYPE_CHECKING:
+        from hashlib import sha256 as _sha256_fn
+    else:
+        try:  # CPython 3.11 ships the builtin as _sha256; later versions as _sha2.
+            from _sha256 import sha256 as _sha256_fn
+        except ImportError:  # pragma: no cover - depends on the interpreter build
+            from hashlib import sha256 as _sha256_fn
+    digest = _sha256_fn(f"{address}/{namespace}/{id}".encode()).hexdigest()
+    return f"{UNIX_PREFIX}{os.path.join(socket_dir, digest)}"
+
+
+def socket_path(address: str) -> str:
+    """The filesystem path of a ``unix://`` address; other addresses are returned as is."""
+    return address[len(UNIX_PREFIX) :] if address.startswith(UNIX_PREFIX) else address
+
+
+def _check_path(path: str) -> None:
+    if len(path.encode()) > SOCKET_PATH_LIMIT:
+        raise ValueError(f"{path!r}: unix socket path too long (> {SOCKET_PATH_LIMIT} bytes)")
+
+
+def can_connect(address: str) -> bool:
+    """Whether something accepts connections on ``address`` (a live shim)."""
+    import _socket
+
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        sock.settimeout(1.0)
+        sock.connect(_sockaddr(socket_path(address)))
+    except OSError:
+        return False
+    finally:
+        sock.close()
+    return True
+
+
+def _sockaddr(path: str) -> str:
+    # "@name" is an abstract socket, as Go's net package spells it.
+    return "\0" + path[1:] if path.startswith("@") else path
+
+
+def bind_socket(address: str, *, backlog: int = 128) -> _socket.socket:
+    """Bind and listen on ``address`` with mode 0600; the parent directory is created.
+
+    Raises ``AddressInUseError`` if a live listener owns the path; a stale
+    socket file (nobody listening) is removed and the bind retried.
+    """
+    path = socket_path(address)
+    _check_path(path)
+    abstract = path.startswith("@")
+    if not abstract:
+        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+    import _socket
+
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        try:
+            _bind_private(sock, path, abstract)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            if abstract or can_connect(address):
+                raise AddressInUseError(errno.EADDRINUSE, f"{address}: a shim is already listening") from exc
+            os.unlink(path)
+            _bind_private(sock, path, abstract)
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _bind_private(sock: _socket.socket, path: str, abstract: bool) -> None:
+    # umask rather than chmod-after-bind: no window in which others may connect.
+    old = os.umask(0o177)
+    try:
+        sock.bind(_sockaddr(path))
+    finally:
+        os.umask(old)
+    if not abstract:
+        os.chmod(path, 0o600)
+
+
+def remove_socket(address: str) -> None:
+    """Unlink the socket file of a ``unix://`` address; missing files are fine."""
+    path = socket_path(address)
+    if not path or path.startswith("@"):
+        return
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def write_address(path: str, address: str) -> None:
+    """Write ``address`` to ``path`` atomically (hidden temp file, then rename)."""
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            os.write(fd, address.encode())
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def read_address(path: str) -> str:
+    """The address stored in an address file (surrounding whitespace stripped)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        return f.read().strip()

@@ -1,0 +1,137 @@
+"""A process's stdio: the FIFOs containerd's client created, as runc's fds.
+
+stdout/stderr are opened ``O_RDWR``: that never blocks (no reader needed yet)
+and keeps the FIFO writable if the client goes away, as the Go shim does by
+also holding a reader. The container holds the only long-lived copies, so
+the client sees EOF exactly when the process (and its children) exit.
+
+stdin gets a pipe: the container reads its end, and a pump in the event loop
+copies the FIFO into the other end, closing it at the FIFO's EOF or on
+``CloseIO``. The FIFO is opened non-blocking, so Create never waits for the
+client; epoll does not report a FIFO whose writer has not connected yet, so
+an early open is not mistaken for EOF.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+__all__ = ["StdinPump", "Stdio", "open_stdio"]
+
+_CHUNK = 65536
+
+
+class StdinPump:
+    """Copies a stdin FIFO into the container's stdin pipe, with backpressure."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fifo_fd: int, pipe_w: int) -> None:
+        self._loop = loop
+        self._fifo = fifo_fd
+        self._pipe = pipe_w
+        self._pending = b""
+        self._closed = False
+        os.set_blocking(pipe_w, False)
+        loop.add_reader(fifo_fd, self._on_readable)
+
+    def _on_readable(self) -> None:
+        try:
+            data = os.read(self._fifo, _CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.close()
+            return
+        self._pending = data
+        self._loop.remove_reader(self._fifo)
+        self._on_writable()
+
+    def _on_writable(self) -> None:
+        try:
+            n = os.write(self._pipe, self._pending)
+        except BlockingIOError:
+            n = 0
+        except OSError:  # the container closed its stdin
+            self.close()
+            return
+        self._pending = self._pending[n:]
+        if self._pending:
+            self._loop.add_writer(self._pipe, self._on_writable)
+        else:
+            self._loop.remove_writer(self._pipe)
+            self._loop.add_reader(self._fifo, self._on_readable)
+
+    def close(self) -> None:
+        """Give the container EOF on stdin (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self._loop.is_closed():
+            self._loop.remove_reader(self._fifo)
+            self._loop.remove_writer(self._pipe)
+        os.close(self._fifo)
+        os.close(self._pipe)
+
+
+class Stdio:
+    """The three fds for runc, plus what must outlive the runc command."""
+
+    def __init__(self, fds: tuple[int, int, int], pump: StdinPump | None) -> None:
+        self.fds = fds
+        self.pump = pump
+        self._child_ends_open = True
+
+    def close_child_ends(self) -> None:
+        """Drop our copies of the container's ends, once runc has handed them over."""
+        if not self._child_ends_open:
+            return
+        self._child_ends_open = False
+        for fd in self.fds:
+            os.close(fd)
+
+    def close(self) -> None:
+        """Everything, e.g. after a failed create."""
+        self.close_child_ends()
+        if self.pump is not None:
+            self.pump.close()
+
+
+def _open_output(path: str) -> int:
+    if not path:
+        return os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+    if path.startswith("file://"):  # ctr --log-uri file:///path: append to a plain file
+        target = path.removeprefix("file://")
+        os.makedirs(os.path.dirname(target) or "/", exist_ok=True)
+        return os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    if "://" in path:
+        raise OSError(f"unsupported stdio URI {path!r} (only FIFO paths and file:// are)")
+    return os.open(path, os.O_RDWR | os.O_CLOEXEC)
+
+
+def open_stdio(loop: asyncio.AbstractEventLoop, stdin: str, stdout: str, stderr: str) -> Stdio:
+    """Open the request's stdio paths (empty means /dev/null)."""
+    opened: list[int] = []
+    try:
+        pump: StdinPump | None = None
+        if stdin:
+            fifo = os.open(stdin, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            opened.append(fifo)
+            r, w = os.pipe2(os.O_CLOEXEC)
+            opened += [r, w]
+            in_fd = r
+        else:
+            in_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            opened.append(in_fd)
+        out_fd = _open_output(stdout)
+        opened.append(out_fd)
+        err_fd = _open_output(stderr)
+        opened.append(err_fd)
+        if stdin:
+            pump = StdinPump(loop, fifo, w)
+        return Stdio((in_fd, out_fd, err_fd), pump)
+    except BaseException:
+        for fd in opened:
+            os.close(fd)
+        raise

@@ -1,0 +1,60 @@
+"""impl.ttrpc: a ttrpc server and client speaking Go ttrpc 1.1.1's wire format.
+
+Layers: a sans-IO core (``ServerConnection``/``ClientConnection``: bytes in,
+events out), a thin asyncio layer (``Server``/``Client`` over unix sockets),
+and a typed layer (service specs, ``bind_task_service``, ``TaskClient``).
+"""
+
+from __future__ import annotations
+
+from ._client import Client as Client, Metadata as Metadata
+from ._codes import Code as Code
+from ._connection import ClientConnection as ClientConnection, ServerConnection as ServerConnection
+from ._context import MethodContext as MethodContext
+from ._errors import (
+    ClosedError as ClosedError,
+    LocalProtocolError as LocalProtocolError,
+    MessageTooLargeError as MessageTooLargeError,
+    ProtocolError as ProtocolError,
+    RemoteProtocolError as RemoteProtocolError,
+    TTRPCError as TTRPCError,
+)
+from ._events import (
+    BadRequest as BadRequest,
+    BadResponse as BadResponse,
+    Event as Event,
+    FrameIgnored as FrameIgnored,
+    MessageTooLarge as MessageTooLarge,
+    RequestReceived as RequestReceived,
+    ResponseReceived as ResponseReceived,
+    Status as Status,
+)
+from ._events_service import (
+    EVENTS_SERVICE as EVENTS_SERVICE,
+    EventsClient as EventsClient,
+    EventsMethods as EventsMethods,
+    EventsService as EventsService,
+    bind_events_service as bind_events_service,
+    register_events_service as register_events_service,
+)
+from ._frame import HEADER_SIZE as HEADER_SIZE, MAX_MESSAGE as MAX_MESSAGE, MessageType as MessageType
+from ._server import Server as Server
+from ._spec import (
+    MethodSpec as MethodSpec,
+    ServiceSpec as ServiceSpec,
+    call_unary as call_unary,
+    unary_handler as unary_handler,
+    unary_handler_with_context as unary_handler_with_context,
+)
+from ._task_service import (
+    TASK_SERVICE as TASK_SERVICE,
+    TaskClient as TaskClient,
+    TaskMethods as TaskMethods,
+    bind_task_service as bind_task_service,
+    register_task_service as register_task_service,
+)
+from ._unix import (
+    require_root as require_root,
+    require_same_user as require_same_user,
+    require_uid_gid as require_uid_gid,
+)

@@ -1,0 +1,279 @@
+"""Sans-IO ttrpc connections: bytes in -> events out, calls -> bytes out.
+
+No sockets and no event loop here, h11-style, so that every framing rule can
+be tested byte for byte and fuzzed. Memory is bounded: at most one partial
+frame (header + 4 MiB) is ever buffered; oversized frames are skipped as they
+stream past.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from google.protobuf.message import DecodeError
+
+from shimtypes.pb.ttrpc_pb2 import Request, Response
+
+from ._codes import Code
+from ._errors import LocalProtocolError, MessageTooLargeError, RemoteProtocolError
+from ._events import (
+    BadRequest,
+    BadResponse,
+    Event,
+    FrameIgnored,
+    MessageTooLarge,
+    RequestReceived,
+    ResponseReceived,
+    Status,
+)
+from ._frame import HEADER, HEADER_SIZE, MAX_MESSAGE, MAX_STREAM_ID, MessageType
+from ._wire import (
+    encode_error_response,
+    encode_request,
+    encode_request_head,
+    encode_success_response,
+)
+
+__all__ = ["ClientConnection", "ServerConnection"]
+
+_unpack_header = HEADER.unpack_from
+_pack_header = HEADER.pack
+_REQUEST = int(MessageType.REQUEST)
+_RESPONSE = int(MessageType.RESPONSE)
+_EMPTY_META: tuple[tuple[str, str], ...] = ()
+
+
+class _FrameReader:
+    """Splits a byte stream into frames; subclasses turn frames into events."""
+
+    __slots__ = ("_buf", "_length", "_stream_id", "_type", "_flags", "_discard")
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._length = -1  # -1: reading a header; else data length awaited
+        self._stream_id = 0
+        self._type = 0
+        self._flags = 0
+        self._discard = 0  # bytes of an oversized frame still to skip
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held for a partial frame; never above HEADER_SIZE + MAX_MESSAGE."""
+        return len(self._buf)
+
+    @property
+    def in_frame(self) -> bool:
+        """True in the middle of a frame (at EOF: the peer sent a truncated one)."""
+        return bool(self._buf) or self._length >= 0 or self._discard > 0
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
+        """Feed bytes as they arrive, in any split; returns completed events."""
+        events: list[Event] = []
+        if type(data) is not bytes:
+            data = bytes(data)
+        end = len(data)
+        pos = 0
+        buf = self._buf
+        frame = self._frame
+        if self._length < 0 and not buf and not self._discard:
+            # Fast path: whole frames at the start of the chunk, no buffering.
+            while end - pos >= HEADER_SIZE:
+                length, sid, mtype, flags = _unpack_header(data, pos)
+                start = pos + HEADER_SIZE
+                stop = start + length
+                if length > MAX_MESSAGE or stop > end:
+                    break
+                pos = stop
+                event = frame(sid, mtype, flags, data[start:stop])
+                if event is not None:
+                    events.append(event)
+        view = memoryview(data)  # slow path: append to buf without a slice copy
+        while pos < end:
+            if self._discard:
+                take = min(self._discard, end - pos)
+                pos += take
+                self._discard -= take
+                if not self._discard:
+                    events.append(MessageTooLarge(self._stream_id, self._type, self._length))
+                    self._length = -1
+                continue
+            if self._length < 0:
+                if not buf and end - pos >= HEADER_SIZE:
+                    length, sid, mtype, flags = _unpack_header(data, pos)
+                    pos += HEADER_SIZE
+                else:
+                    take = min(HEADER_SIZE - len(buf), end - pos)
+                    buf += view[pos : pos + take]
+                    pos += take
+                    if len(buf) < HEADER_SIZE:
+                        break
+                    length, sid, mtype, flags = _unpack_header(buf)
+                    buf.clear()
+                self._stream_id = sid
+                self._type = mtype
+                self._flags = flags
+                self._length = length
+                if length > MAX_MESSAGE:
+                    self._discard = length
+                    continue
+                if length:
+                    continue
+                body = b""
+            else:
+                length = self._length
+                if not buf and end - pos >= length:
+                    body = data[pos : pos + length]
+                    pos += length
+                else:
+                    take = min(length - len(buf), end - pos)
+                    buf += view[pos : pos + take]
+                    pos += take
+                    if len(buf) < length:
+                        break
+                    body = bytes(buf)
+                    buf.clear()
+            self._length = -1
+            event = frame(self._stream_id, self._type, self._flags, body)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def receive_eof(self) -> None:
+        """The peer closed. Raises RemoteProtocolError if it stopped mid-frame.
+
+        Every other fault a peer can commit is recoverable in ttrpc and is
+        reported as an event instead.
+        """
+        if self._discard:
+            got = self._length - self._discard
+            raise RemoteProtocolError(
+                f"ttrpc: peer closed after {got} of {self._length} bytes of an oversized "
+                f"frame on stream {self._stream_id}"
+            )
+        if self._length >= 0:
+            raise RemoteProtocolError(
+                f"ttrpc: peer closed after {len(self._buf)} of {self._length} data bytes "
+                f"on stream {self._stream_id}"
+            )
+        if self._buf:
+            raise RemoteProtocolError(
+                f"ttrpc: peer closed after {len(self._buf)} of {HEADER_SIZE} header bytes"
+            )
+
+    def _frame(self, stream_id: int, msg_type: int, flags: int, body: bytes) -> Event | None:
+        raise NotImplementedError
+
+
+class ServerConnection(_FrameReader):
+    """The server half: Requests in, Responses out (Go ttrpc 1.1.1 rules)."""
+
+    __slots__ = ()
+
+    def _frame(self, stream_id: int, msg_type: int, flags: int, body: bytes) -> Event | None:
+        if msg_type != _REQUEST:
+            return FrameIgnored(stream_id, msg_type, flags, len(body))
+        try:
+            req = Request.FromString(body)
+        except DecodeError as exc:
+            return BadRequest(stream_id, Code.INVALID_ARGUMENT, f"unmarshal request error: {exc}")
+        # Go decodes first, then checks the id; keep that order.
+        if not stream_id & 1:
+            return BadRequest(
+                stream_id,
+                Code.INVALID_ARGUMENT,
+                "StreamID must be odd for client initiated streams",
+            )
+        md = req.metadata
+        meta = tuple((kv.key, kv.value) for kv in md) if md else _EMPTY_META
+        return RequestReceived(stream_id, req.service, req.method, req.payload, req.timeout_nano, meta)
+
+    def send_response(self, stream_id: int, payload: bytes) -> bytes:
+        """A success frame (no status field). Raises MessageTooLargeError over 4 MiB."""
+        data = encode_success_response(payload)
+        n = len(data)
+        if n > MAX_MESSAGE:
+            raise MessageTooLargeError(n, MAX_MESSAGE)
+        return _pack_header(n, stream_id, _RESPONSE, 0) + data
+
+    def send_error(
+        self,
+        stream_id: int,
+        code: int,
+        message: str,
+        details: Iterable[tuple[str, bytes]] = (),
+    ) -> bytes:
+        """An error frame; a message too long to fit is cut, never over 4 MiB.
+
+        A code outside int32 (google.rpc.Status.code) would not decode on the
+        peer, so it goes out as UNKNOWN.
+        """
+        if code == Code.OK:
+            raise LocalProtocolError("an error response needs a non-OK code")
+        if not -(2**31) <= code < 2**31:
+            code = Code.UNKNOWN
+        details = tuple(details)
+        data = encode_error_response(code, message, details)
+        if len(data) > MAX_MESSAGE:
+            details = ()
+            data = encode_error_response(code, message[: MAX_MESSAGE // 8], details)
+        return _pack_header(len(data), stream_id, _RESPONSE, 0) + data
+
+
+class ClientConnection(_FrameReader):
+    """The client half: odd, strictly increasing stream ids; Responses in."""
+
+    __slots__ = ("_next_id", "_heads")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._next_id = 1
+        self._heads: dict[tuple[str, str], bytes] = {}
+
+    def send_request(
+        self,
+        service: str,
+        method: str,
+        payload: bytes,
+        timeout_nano: int = 0,
+        metadata: Iterable[tuple[str, str]] = (),
+    ) -> tuple[int, bytes]:
+        """Allocate the next id and build its frame, as one step.
+
+        Raises MessageTooLargeError rather than send over 4 MiB, and
+        LocalProtocolError for a string that is not UTF-8, a timeout outside
+        int64, or once the 32-bit id space is used up; no id is used by a
+        refused request.
+        """
+        if not -(2**63) <= timeout_nano < 2**63:
+            raise LocalProtocolError(f"ttrpc: timeout_nano {timeout_nano} does not fit in int64")
+        key = (service, method)
+        head = self._heads.get(key)
+        if head is None:
+            head = encode_request_head(service, method)
+            if len(self._heads) < 1024:
+                self._heads[key] = head
+        data = encode_request(head, payload, timeout_nano, metadata)
+        n = len(data)
+        if n > MAX_MESSAGE:
+            raise MessageTooLargeError(n, MAX_MESSAGE)
+        sid = self._next_id
+        if sid > MAX_STREAM_ID:
+            raise LocalProtocolError("ttrpc: stream ids exhausted on this connection")
+        self._next_id = sid + 2
+        return sid, _pack_header(n, sid, _REQUEST, 0) + data
+
+    def _frame(self, stream_id: int, msg_type: int, flags: int, body: bytes) -> Event | None:
+        if msg_type != _RESPONSE:
+            return FrameIgnored(stream_id, msg_type, flags, len(body))
+        try:
+            resp = Response.FromString(body)
+        except DecodeError as exc:
+            return BadResponse(stream_id, f"ttrpc: unmarshal response error: {exc}")
+        if resp.HasField("status") and resp.status.code != 0:
+            st = resp.status
+            status: Status | None = Status(
+                st.code, st.message, tuple((d.type_url, d.value) for d in st.details)
+            )
+        else:
+            status = None
+        return ResponseReceived(stream_id, status, resp.payload)

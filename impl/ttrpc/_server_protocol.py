@@ -1,0 +1,367 @@
+"""One server connection: frames in, calls run by workers, replies out.
+
+An asyncio BufferedProtocol (no streams: fewer copies and wakeups) reading
+into one reused buffer. Handlers run concurrently and answer out of order;
+replies to a burst of requests leave in one write, a lone request is answered
+with a direct write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+from shimtypes import PeerCredentials, TTRPCMethod
+
+from ._codes import Code
+from ._connection import ServerConnection
+from ._context import MethodContext, metadata_mapping
+from ._errors import MessageTooLargeError, RemoteProtocolError, TTRPCError
+from ._events import BadRequest, MessageTooLarge, RequestReceived
+from ._frame import READ_SIZE
+from ._unix import peer_credentials
+
+if TYPE_CHECKING:
+    from ._server import Server
+
+__all__ = ["ServerProtocol"]
+
+_DEADLINE_MSG = "context deadline exceeded"
+_BATCH_LIMIT = 64 * 1024
+"""Bytes of held replies after which a batch is written out early."""
+_NO_METADATA = metadata_mapping(())
+
+
+def _as_bytes(result: object, ctx: MethodContext) -> bytes | None:
+    """A handler's result as bytes; None is answered as Go answers a nil reply."""
+    if result is None:
+        return None
+    if isinstance(result, (bytes, bytearray, memoryview)):
+        return bytes(result)
+    raise TypeError(f"ttrpc: handler {ctx.service}/{ctx.method} returned {type(result).__name__}, not bytes")
+
+
+_Call = tuple[int, TTRPCMethod, MethodContext, bytes]
+
+
+class ServerProtocol(asyncio.BufferedProtocol):
+    """One connection: frames in, calls run by workers, replies out.
+
+    Calls are queued and run by worker tasks, each call inline in a worker
+    (so ``asyncio.current_task()``, ``asyncio.timeout`` and cancellation work
+    as usual inside a handler). Before a worker starts a call it makes sure
+    another worker is scheduled while calls are still queued; so when a
+    handler suspends, the rest of the queue moves on without it, and handlers
+    that finish without suspending cost no task of their own. A worker exits
+    when the queue is empty. Handlers run by one worker share its
+    contextvars context.
+    """
+
+    __slots__ = (
+        "_server",
+        "_services",
+        "_log",
+        "_conn",
+        "_transport",
+        "_queue",
+        "_workers",
+        "_starting",
+        "_inflight",
+        "_peer",
+        "_closing",
+        "_lost",
+        "_loop",
+        "_out",
+        "_out_size",
+        "_flush_scheduled",
+        "_rbuf",
+        "_writable",
+    )
+
+    def __init__(self, server: Server) -> None:
+        self._server = server
+        self._services = server._services
+        self._log = server._log
+        self._conn = ServerConnection()
+        self._transport: asyncio.Transport | None = None
+        self._queue: deque[_Call] = deque()
+        self._workers: set[asyncio.Task[None]] = set()
+        self._starting = 0  # workers created that have not run yet
+        self._inflight = 0  # calls queued or running
+        self._peer: PeerCredentials | None = None
+        self._closing = False
+        self._lost = False
+        self._loop = asyncio.get_running_loop()
+        self._out: list[bytes] = []
+        self._out_size = 0
+        self._flush_scheduled = False
+        self._rbuf = memoryview(bytearray(READ_SIZE))
+        # Set while the transport accepts writes; cleared by pause_writing.
+        self._writable: asyncio.Event | None = None
+
+    # asyncio callbacks -------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        server = self._server
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                self._peer = peer_credentials(sock)
+            except OSError as exc:
+                self._log.warning("ttrpc: reading peer credentials failed: %s", exc)
+        check = server._peer_check
+        if check is not None:
+            ok = False
+            if self._peer is not None:
+                try:
+                    ok = bool(check(self._peer))
+                except Exception:
+                    self._log.exception("ttrpc: peer check raised")
+            if not ok:
+                self._log.warning(
+                    "ttrpc: refusing connection after handshake (peer %s)", self._peer
+                )
+                self._lost = True
+                transport.abort()
+                return
+        if server._closing:
+            self._lost = True
+            transport.abort()
+            return
+        server._conns.add(self)
+
+    # asyncio reads straight into one reused buffer (recv_into) instead of
+    # allocating a fresh 256 KiB bytes object per read (Protocol.data_received).
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._rbuf
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self._rbuf[:nbytes])
+
+    def data_received(self, data: bytes | memoryview) -> None:
+        if self._lost or (self._closing and not self._inflight):
+            return
+        try:
+            events = self._conn.receive_data(data)
+        except Exception:  # a bug in the core: drop this connection only
+            self._log.exception("ttrpc: connection state broke; closing it")
+            self.abort()
+            return
+        # Several requests at once: hold their replies and send them in one
+        # write by a flush queued behind the worker's first step. A lone
+        # request is answered with a direct write (no extra loop iteration).
+        batch = len(events) > 1 and not self._flush_scheduled
+        if batch:
+            self._flush_scheduled = True
+        try:
+            for ev in events:
+                if type(ev) is RequestReceived:
+                    self._request(ev)
+                elif type(ev) is MessageTooLarge:
+                    self._log.warning("ttrpc: stream %d: %s", ev.stream_id, ev.message)
+                    self._write(
+                        self._conn.send_error(ev.stream_id, Code.RESOURCE_EXHAUSTED, ev.message)
+                    )
+                elif type(ev) is BadRequest:
+                    self._log.warning("ttrpc: stream %d: %s", ev.stream_id, ev.message)
+                    self._write(self._conn.send_error(ev.stream_id, ev.code, ev.message))
+                # FrameIgnored: Data and unknown types are skipped, as 1.1.1 does.
+        finally:
+            if self._queue and not self._starting:
+                self._spawn()
+            if batch:
+                self._loop.call_soon(self._flush)
+
+    def eof_received(self) -> bool:
+        # The peer stopped sending; 1.1.1 drops the connection here. Returning
+        # False closes our side too (we never half-close).
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        try:
+            self._conn.receive_eof()
+        except RemoteProtocolError as err:
+            # Go 1.1.1 logs "failed reading message: unexpected EOF" here.
+            self._log.info("%s", err)
+        self._out.clear()
+        self._drop_queue()
+        for task in list(self._workers):
+            task.cancel()
+        self._server._forget(self)
+
+    def pause_writing(self) -> None:
+        # The peer is not reading its replies: stop reading its requests, and
+        # start no queued call until it catches up (running ones finish), so
+        # a peer pipelining small requests for large replies cannot make us
+        # hold more than the calls already running.
+        if self._writable is None:
+            self._writable = asyncio.Event()
+        self._writable.clear()
+        if self._transport is not None and not self._lost:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None:
+            self._writable.set()
+        if self._transport is not None and not self._lost:
+            self._transport.resume_reading()
+
+    # server-side control -------------------------------------------------
+
+    def close_when_idle(self) -> None:
+        self._closing = True
+        if not self._inflight:
+            self._close_transport()
+
+    def abort(self) -> None:
+        self._closing = True
+        self._drop_queue()
+        for task in list(self._workers):
+            task.cancel()
+        self._flush()
+        transport = self._transport
+        if transport is not None:
+            if transport.get_write_buffer_size():
+                # close() would wait for a peer that is not reading: drop it now.
+                transport.abort()
+            else:
+                transport.close()
+
+    def _drop_queue(self) -> None:
+        self._inflight -= len(self._queue)
+        self._queue.clear()
+
+    def _close_transport(self) -> None:
+        """Close after every queued response is handed to the transport."""
+        self._flush()
+        if self._transport is not None:
+            self._transport.close()
+
+    # calls ----------------------------------------------------------------
+
+    def _write(self, frame: bytes) -> None:
+        """Write a frame now, or add it to the pending batch (see data_received)."""
+        if self._lost or self._transport is None:
+            return
+        if self._flush_scheduled:
+            self._out.append(frame)
+            self._out_size += len(frame)
+            if self._out_size >= _BATCH_LIMIT:
+                # Big replies gain nothing from batching; writing now lets
+                # the transport apply backpressure (pause_writing) at once.
+                self._flush()
+        else:
+            self._transport.write(frame)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        self._out_size = 0
+        out = self._out
+        if out and not self._lost and self._transport is not None:
+            data = out[0] if len(out) == 1 else b"".join(out)
+            out.clear()
+            self._transport.write(data)
+
+    def _request(self, ev: RequestReceived) -> None:
+        sid = ev.stream_id
+        methods = self._services.get(ev.service)
+        if methods is None:
+            self._write(self._conn.send_error(sid, Code.UNIMPLEMENTED, f"service {ev.service}"))
+            return
+        handler = methods.get(ev.method)
+        if handler is None:
+            self._write(self._conn.send_error(sid, Code.UNIMPLEMENTED, f"method {ev.method}"))
+            return
+        ns = ev.timeout_nano
+        deadline: float | None = None
+        if ns:
+            if ns < 0:
+                self._write(self._conn.send_error(sid, Code.DEADLINE_EXCEEDED, _DEADLINE_MSG))
+                return
+            deadline = time.monotonic() + ns / 1e9
+        md = ev.metadata
+        metadata = metadata_mapping(md) if md else _NO_METADATA
+        ctx = MethodContext(ev.service, ev.method, metadata, deadline, self._peer)
+        self._queue.append((sid, handler, ctx, ev.payload))
+        self._inflight += 1
+
+    def _spawn(self) -> None:
+        self._starting += 1
+        task = self._loop.create_task(self._worker())
+        self._workers.add(task)
+        task.add_done_callback(self._workers.discard)
+
+    async def _worker(self) -> None:
+        self._starting -= 1
+        queue = self._queue
+        while queue:
+            writable = self._writable
+            if writable is not None and not writable.is_set():
+                await writable.wait()
+                continue  # the queue may have been dropped meanwhile
+            call = queue.popleft()
+            if queue and not self._starting:
+                self._spawn()  # carries on with the queue if this call suspends
+            try:
+                await self._call(*call)
+            finally:
+                self._inflight -= 1
+                if self._closing and not self._inflight:
+                    self._close_transport()
+
+    async def _call(self, sid: int, handler: TTRPCMethod, ctx: MethodContext, payload: bytes) -> None:
+        """One call: run the handler, map its outcome to a frame, write it."""
+        conn = self._conn
+        timeout: asyncio.Timeout | None = None
+        result: object
+        try:
+            if ctx.deadline is None:
+                result = await handler(ctx, payload)
+            else:
+                timeout = asyncio.timeout_at(ctx.deadline - time.monotonic() + self._loop.time())
+                async with timeout:
+                    result = await handler(ctx, payload)
+            if type(result) is not bytes:
+                result = _as_bytes(result, ctx)
+            if result is None:
+                frame = conn.send_error(sid, Code.UNKNOWN, "ttrpc: marshal called with nil")
+            else:
+                try:
+                    frame = conn.send_response(sid, result)
+                except MessageTooLargeError as exc:
+                    self._log.warning(
+                        "ttrpc: %s/%s: response refused: %s", ctx.service, ctx.method, exc
+                    )
+                    frame = conn.send_error(sid, Code.RESOURCE_EXHAUSTED, str(exc))
+        except TTRPCError as exc:
+            try:
+                frame = conn.send_error(sid, exc.wire_code or Code.UNKNOWN, exc.message, exc.details)
+            except Exception as bad:  # e.g. details that are not (str, bytes) pairs
+                frame = self._unknown(sid, ctx, bad)
+        except TimeoutError as exc:
+            if timeout is not None and timeout.expired():
+                frame = conn.send_error(sid, Code.DEADLINE_EXCEEDED, _DEADLINE_MSG)
+            else:
+                frame = self._unknown(sid, ctx, exc)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._lost or (task is not None and task.cancelling()):
+                raise
+            # The handler's own await was cancelled, not this call.
+            frame = conn.send_error(sid, Code.CANCELLED, "context canceled")
+        except Exception as exc:
+            frame = self._unknown(sid, ctx, exc)
+        self._write(frame)
+
+    def _unknown(self, sid: int, ctx: MethodContext, exc: BaseException) -> bytes:
+        self._log.error("ttrpc: %s/%s failed: %r", ctx.service, ctx.method, exc, exc_info=exc)
+        try:
+            message = str(exc)
+        except Exception:  # a broken __str__ must not cost the caller its reply
+            message = ""
+        return self._conn.send_error(sid, Code.UNKNOWN, message or type(exc).__name__)

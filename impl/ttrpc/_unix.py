@@ -1,0 +1,52 @@
+"""Unix socket addressing and peer credentials."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+from collections.abc import Callable
+
+from shimtypes import PeerCredentials
+
+__all__ = ["peer_credentials", "require_root", "require_same_user", "require_uid_gid", "sockaddr"]
+
+_UCRED = struct.Struct("3i")
+
+
+def sockaddr(target: str) -> str:
+    """``@name`` is a Linux abstract socket (leading NUL), anything else a path."""
+    if target.startswith("@"):
+        return "\0" + target[1:]
+    return target
+
+
+def peer_credentials(sock: socket.socket) -> PeerCredentials:
+    """The peer's pid/uid/gid as the kernel recorded them at connect time."""
+    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
+    pid, uid, gid = _UCRED.unpack(raw)
+    return PeerCredentials(pid, uid, gid)
+
+
+def require_same_user() -> Callable[[PeerCredentials], bool]:
+    """A peer check admitting this process's effective uid, or root."""
+    euid = os.geteuid()
+
+    def check(peer: PeerCredentials) -> bool:
+        return peer.uid == euid or peer.uid == 0
+
+    return check
+
+
+def require_root() -> Callable[[PeerCredentials], bool]:
+    """A peer check admitting only uid 0 (Go: UnixSocketRequireRoot)."""
+    return require_uid_gid(0, 0)
+
+
+def require_uid_gid(uid: int, gid: int) -> Callable[[PeerCredentials], bool]:
+    """A peer check on exact uid and gid; -1 means any (Go: UnixSocketRequireUidGid)."""
+
+    def check(peer: PeerCredentials) -> bool:
+        return (uid == -1 or peer.uid == uid) and (gid == -1 or peer.gid == gid)
+
+    return check

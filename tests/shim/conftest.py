@@ -1,0 +1,237 @@
+"""Fixtures for the shim runner tests: bundles, the test shim program, an events sink.
+
+Every shim here is a real process started the way containerd starts one
+(``start`` in the bundle, stdout and stderr on one pipe), serving on a real
+socket under ``/run/containerd/s``; events go to a real ttrpc server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from impl.shim import SOCKET_DIR, socket_path
+from impl.ttrpc import Server
+from shimtypes import EVENTS_SERVICE_NAME, TTRPCMethodContext
+from shimtypes.pb.events_pb2 import ForwardRequest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+SHIMPROG = HERE / "shimprog.py"
+
+
+def shim_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.pop("TTRPC_ADDRESS", None)
+    env.update(extra)
+    return env
+
+
+def wait_pid_exit(pid: int, timeout: float) -> bool:
+    """Wait for a process that is not our child (pidfd: an event, not polling)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        readable, _, _ = select.select([fd], [], [], timeout)
+        return bool(readable)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class Bundle:
+    """A bundle directory and the flags containerd would pass for it."""
+
+    path: Path
+    namespace: str
+    id: str
+    address: str
+    env: dict[str, str] = field(default_factory=shim_env)
+
+    def flags(self, *extra: str) -> list[str]:
+        return [
+            "-namespace", self.namespace,
+            "-address", self.address,
+            "-publish-binary", "/usr/bin/containerd",
+            "-id", self.id,
+            *extra,
+        ]  # fmt: skip
+
+    def run(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[bytes]:
+        """Run the test shim in the bundle, stdout and stderr on one pipe (as containerd does)."""
+        return subprocess.run(
+            [sys.executable, str(SHIMPROG), *args],
+            cwd=self.path,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            check=False,
+        )
+
+    def start(self, *extra: str) -> str:
+        proc = self.run(*self.flags(*extra), "start")
+        assert proc.returncode == 0, proc.stdout
+        return proc.stdout.decode()
+
+
+@pytest.fixture
+def bundle() -> Iterator[Bundle]:
+    os.makedirs(SOCKET_DIR, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="shimtest-bundle-"))
+    b = Bundle(path, f"ns-{uuid.uuid4().hex[:8]}", f"c-{uuid.uuid4().hex[:12]}", str(path / "containerd.sock"))
+    try:
+        yield b
+    finally:
+        _kill_leftover(b)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _kill_leftover(b: Bundle) -> None:
+    """A failing test must not leave a serving shim or its socket behind."""
+    pid_file = b.path / "shimtest.pid"
+    if pid_file.exists():
+        try:
+            pid = int(pid_file.read_text())
+            os.kill(pid, signal.SIGKILL)
+            wait_pid_exit(pid, 5)
+        except (ValueError, ProcessLookupError):
+            pass
+    address_file = b.path / "address"
+    if address_file.exists():
+        try:
+            os.unlink(socket_path(address_file.read_text()))
+        except FileNotFoundError:
+            pass
+
+
+@dataclass
+class Forwarded:
+    request: ForwardRequest
+    metadata: dict[str, list[str]]
+
+
+class EventsSink:
+    """containerd's ttrpc Events service, recording Forward calls (own thread and loop)."""
+
+    def __init__(self, path: str, delay: float = 0.0) -> None:
+        self.path = path
+        self.delay = delay
+        """Seconds each Forward takes: lets a test catch events still queued at exit."""
+        self.calls: list[Forwarded] = []
+        self._cond = threading.Condition()
+        self._loop = asyncio.new_event_loop()
+        self._server = Server()
+        self._server.register_service(EVENTS_SERVICE_NAME, {"Forward": self._forward})
+        # Bound and listening before the constructor returns: clients may dial at once.
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(path)
+        self._listener.listen(64)
+        self._thread = threading.Thread(target=self._main, daemon=True)
+        self._thread.start()
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._server.serve(self._listener))
+
+    async def _forward(self, ctx: TTRPCMethodContext, payload: bytes) -> bytes:
+        request = ForwardRequest.FromString(payload)
+        if self.delay:
+            await asyncio.sleep(self.delay)  # a slow containerd, not synchronisation
+        with self._cond:
+            self.calls.append(Forwarded(request, {k: list(v) for k, v in ctx.metadata.items()}))
+            self._cond.notify_all()
+        return b""
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Forwarded]:
+        with self._cond:
+            self._cond.wait_for(lambda: len(self.calls) >= count, timeout)
+            return list(self.calls)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            fut = asyncio.run_coroutine_threadsafe(self._server.shutdown(), self._loop)
+            fut.result(10)
+        self._thread.join(10)
+        self._loop.close()
+
+
+@pytest.fixture
+def events_sink() -> Iterator[EventsSink]:
+    d = tempfile.mkdtemp(prefix="shimtest-events-")
+    sink = EventsSink(os.path.join(d, "containerd.sock.ttrpc"), delay=0.1)
+    try:
+        yield sink
+    finally:
+        sink.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+class LogReader:
+    """The read end of the bundle's ``log`` FIFO, opened the way containerd opens it."""
+
+    def __init__(self, bundle: Path) -> None:
+        path = bundle / "log"
+        os.mkfifo(path, 0o700)
+        self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        self.data = b""
+
+    def read_until_eof(self, timeout: float = 15.0) -> list[str]:
+        """Everything written until the last writer closed (the shim exited)."""
+        self._read(timeout, lambda: False)
+        return self.data.decode().splitlines()
+
+    def wait_for(self, text: str, timeout: float = 15.0) -> None:
+        """Block until a line containing ``text`` has been logged."""
+        if not self._read(timeout, lambda: text.encode() in self.data):
+            raise AssertionError(f"log closed without {text!r}: {self.data!r}")
+
+    def _read(self, timeout: float, done: Callable[[], bool]) -> bool:
+        deadline = time.monotonic() + timeout
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN | select.POLLHUP)
+        while not done():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"log FIFO: gave up after {timeout}s; got {self.data!r}")
+            if not poller.poll(left * 1000):
+                continue
+            try:
+                chunk = os.read(self.fd, 65536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                return done()
+            self.data += chunk
+        return True
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+@pytest.fixture
+def log_reader(bundle: Bundle) -> Iterator[LogReader]:
+    reader = LogReader(bundle.path)
+    try:
+        yield reader
+    finally:
+        reader.close()

@@ -1,0 +1,439 @@
+"""The zygote: a pre-imported fork server that starts serving shims without an interpreter start.
+
+Real processes throughout: the test shim program run as a zygote on a
+private socket directory, real listeners handed over SCM_RIGHTS, the forked
+shim checked through /proc and over ttrpc.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from impl.shim import _zygote
+from impl.shim._address import bind_socket, remove_socket, socket_address, socket_path
+from impl.shim._zygote import (
+    ENV_ENABLE,
+    ENV_IDLE,
+    ENV_SOCKET,
+    ZYGOTE_DIR,
+    ZygoteUnavailable,
+    request_shim,
+    zygote_path,
+)
+
+from .conftest import SHIMPROG, Bundle, wait_pid_exit
+from .test_lifecycle import connect, terminate
+
+PYRUNC = os.path.join(os.path.dirname(sys.executable), "containerd-shim-pyrunc-v1")
+
+
+def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    """Bounded polling, for states no event announces (a socket file appearing)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def zdir() -> Iterator[str]:
+    path = tempfile.mkdtemp(prefix="shimtest-zygote-")  # mode 0700
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def start_zygote(b: Bundle, path: str, idle: float = 60.0) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, str(SHIMPROG)],
+        env={**b.env, ENV_SOCKET: path, ENV_IDLE: str(idle)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    wait_until(lambda: os.path.exists(path) or proc.poll() is not None, 30, "the zygote socket")
+    assert proc.poll() is None, f"zygote exited with {proc.returncode}"
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=15)
+
+
+def serve_args(b: Bundle) -> list[str]:
+    return ["-namespace", b.namespace, "-id", b.id, "-address", b.address]
+
+
+def status(pid: int) -> dict[str, str]:
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+def fd_targets(pid: int) -> set[str]:
+    """What the process's fds above stdio point at (``socket:[inode]``, file paths)."""
+    return {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd") if int(fd) > 2}
+
+
+def test_forks_a_detached_serving_shim_then_exits_when_idle(bundle: Bundle, zdir: str) -> None:
+    path = os.path.join(zdir, "z")
+    zygote = start_zygote(bundle, path, idle=3.0)
+    try:
+        address = socket_address(bundle.address, bundle.namespace, bundle.id)
+        listener = bind_socket(address)
+        try:
+            pid = request_shim(path, serve_args(bundle), str(bundle.path), listener.fileno())
+        finally:
+            listener.close()
+        try:
+            assert connect(address, bundle.id).shim_pid == pid  # it serves on the handed-over listener
+            assert pid not in (zygote.pid, os.getpid())
+            assert int(status(pid)["PPid"]) == zygote.pid, "forked (and reaped) by the zygote"
+            assert os.getsid(pid) == pid, "a session of its own, as after start's posix_spawn(setsid)"
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                assert f.read().split(b"\0")[-7:-1] == [a.encode() for a in serve_args(bundle)]
+            for fd in (0, 1, 2):
+                assert os.readlink(f"/proc/{pid}/fd/{fd}") == "/dev/null"
+            assert not (fd_targets(zygote.pid) & fd_targets(pid)), "the zygote's socket and lock stay with it"
+            assert os.readlink(f"/proc/{pid}/cwd") == str(bundle.path)
+        finally:
+            terminate(pid)
+        assert not os.path.exists(socket_path(address)), "the shim removes its socket on exit"
+        wait_until(lambda: not os.path.exists(f"/proc/{pid}"), 10, "the zygote to reap its shim")
+        # Idle: the zygote unlinks its socket and exits; then nobody answers.
+        assert zygote.wait(timeout=30) == 0
+        assert not os.path.exists(path)
+        with pytest.raises(ZygoteUnavailable):
+            request_shim(path, serve_args(bundle), str(bundle.path), 0)
+    finally:
+        stop(zygote)
+
+
+def test_one_zygote_per_socket_and_bad_requests_are_refused(bundle: Bundle, zdir: str) -> None:
+    path = os.path.join(zdir, "z")
+    zygote = start_zygote(bundle, path)
+    try:
+        second = subprocess.run(
+            [sys.executable, str(SHIMPROG)],
+            env={**bundle.env, ENV_SOCKET: path},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        assert second.returncode == 0 and os.path.exists(path), "the second one leaves at once"
+        # Not a listening socket: the zygote refuses, forks nothing, keeps serving.
+        with open(os.devnull, "rb") as f, pytest.raises(ZygoteUnavailable, match="listener fd"):
+            request_shim(path, serve_args(bundle), str(bundle.path), f.fileno())
+        assert zygote.poll() is None
+    finally:
+        stop(zygote)
+    assert zygote.returncode == 0 and not os.path.exists(path), "SIGTERM: clean exit, socket removed"
+
+
+def test_request_to_a_missing_or_foreign_directory_is_unavailable(bundle: Bundle, zdir: str) -> None:
+    with pytest.raises(ZygoteUnavailable):
+        request_shim(os.path.join(zdir, "nobody-here"), serve_args(bundle), str(bundle.path), 0)
+    os.chmod(zdir, 0o755)  # others could have planted a socket: not trusted
+    with pytest.raises(ZygoteUnavailable, match="not private"):
+        request_shim(os.path.join(zdir, "z"), serve_args(bundle), str(bundle.path), 0)
+
+
+def test_zygote_path_is_keyed_by_program_and_environment() -> None:
+    env = {"PATH": "/usr/bin", "TTRPC_ADDRESS": "/a.ttrpc"}
+    base = zygote_path(["/py", "/shim"], env)
+    assert os.path.dirname(base) == ZYGOTE_DIR
+    assert zygote_path(["/py", "/shim"], {**env, "PWD": "/bundle", "_": "/shim"}) == base
+    assert zygote_path(["/py", "/shim"], {**env, "TTRPC_ADDRESS": "/b.ttrpc"}) != base
+    assert zygote_path(["/py", "/other"], env) != base
+    assert zygote_path(["/py", "/shim", "x"], env) != zygote_path(["/py", "/shimx"], env)
+
+
+def _pyrunc_start(b: Bundle, env: dict[str, str]) -> int:
+    """``start`` the real pyrunc shim in ``b``; the serving shim's pid (via Connect)."""
+    proc = subprocess.run(
+        [sys.executable, PYRUNC, *b.flags(), "start"],
+        cwd=b.path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout
+    return connect(proc.stdout.decode(), b.id).shim_pid
+
+
+def test_pyrunc_start_uses_a_zygote_after_the_first_shim(bundle: Bundle) -> None:
+    # A fresh key (the environment is part of it): this test's own zygote.
+    env = {**bundle.env, ENV_IDLE: "20", "SHIMTEST_KEY": bundle.id}
+    path = zygote_path([sys.executable, PYRUNC], env)
+    other = Bundle(Path(tempfile.mkdtemp(prefix="shimtest-bundle-")), bundle.namespace, bundle.id + "-2", bundle.address)
+    shims: list[int] = []
+    try:
+        first = _pyrunc_start(bundle, env)
+        shims.append(first)
+        wait_until(lambda: os.path.exists(path), 30, "the zygote the first start launched")
+        zygote = _zygote_pid(path)
+        assert int(status(first)["PPid"]) != zygote, "no zygote yet: re-executed"
+        second = _pyrunc_start(other, env)
+        shims.append(second)
+        assert int(status(second)["PPid"]) == zygote, "forked by the zygote"
+        assert os.getsid(second) == second
+        with open(f"/proc/{second}/cmdline", "rb") as f:
+            assert other.id.encode() in f.read().split(b"\0")
+    finally:
+        for pid in shims:
+            terminate(pid)
+        shutil.rmtree(other.path, ignore_errors=True)
+        _stop_zygote(path)
+
+
+@pytest.mark.parametrize("mode", ["0", "exec"])
+def test_pyrunc_start_without_zygote_when_disabled(bundle: Bundle, mode: str) -> None:
+    """``0``: the shim is forked from ``start``; ``exec``: re-executed. Either way it looks the same."""
+    env = {**bundle.env, ENV_ENABLE: mode, "SHIMTEST_KEY": bundle.id}
+    pid = _pyrunc_start(bundle, env)
+    try:
+        assert os.getsid(pid) == pid
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")[:-1]
+        serve = ["-namespace", bundle.namespace, "-id", bundle.id, "-address", bundle.address]
+        assert argv[-8:] == [a.encode() for a in (*serve, "-publish-binary", "/usr/bin/containerd")]
+        assert b"start" not in argv
+        for fd in (0, 1, 2):
+            assert os.readlink(f"/proc/{pid}/fd/{fd}") == "/dev/null"
+        assert not os.path.exists(zygote_path([sys.executable, PYRUNC], env))
+        with open(f"/proc/{pid}/maps") as f:
+            assert "libssl" not in f.read(), "asyncio imported with ssl hidden: no OpenSSL in a serving shim"
+    finally:
+        terminate(pid)
+
+
+def _zygote_pid(path: str) -> int:
+    """The pid of the zygote listening on ``path`` (SO_PEERCRED), 0 if none."""
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+        try:
+            s.connect(path)
+        except OSError:
+            return 0
+        pid, _, _ = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+    return int(pid)
+
+
+def _stop_zygote(path: str) -> None:
+    """SIGTERM the zygote listening on ``path``."""
+    pid = _zygote_pid(path)
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+        assert wait_pid_exit(pid, 15)
+
+
+def test_zygote_path_changes_with_the_program_code(zdir: str) -> None:
+    script = os.path.join(zdir, "shim")
+    with open(script, "w") as f:
+        f.write("v1")
+    before = zygote_path(["/py", script], {})
+    os.utime(script, ns=(0, 1))
+    assert zygote_path(["/py", script], {}) != before, "an upgraded program gets a new zygote"
+
+
+def test_zygote_retires_when_its_code_changes_on_disk(bundle: Bundle, zdir: str) -> None:
+    program = os.path.join(zdir, "shimprog.py")
+    shutil.copy(SHIMPROG, program)
+    path = os.path.join(zdir, "z")
+    zygote = subprocess.Popen(
+        [sys.executable, program],
+        env={**bundle.env, ENV_SOCKET: path},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_until(lambda: os.path.exists(path) or zygote.poll() is not None, 30, "the zygote socket")
+        os.utime(program, ns=(0, 1))  # "upgraded"
+        listener = bind_socket(socket_address(bundle.address, bundle.namespace, bundle.id))
+        try:
+            with pytest.raises(ZygoteUnavailable, match="code changed"):
+                request_shim(path, serve_args(bundle), str(bundle.path), listener.fileno())
+        finally:
+            listener.close()
+        assert zygote.wait(timeout=15) == 0
+        assert not os.path.exists(path) and not os.path.exists(path + ".lock")
+    finally:
+        stop(zygote)
+        remove_socket(socket_address(bundle.address, bundle.namespace, bundle.id))
+
+
+def test_stop_request_between_fork_and_answer_still_sends_the_pid(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """SIGTERM right after the fork: ``start`` still gets the pid, so it starts no second shim."""
+    real_fork = os.fork
+    forked: list[int] = []
+
+    def fork_then_stop() -> int:
+        pid = real_fork()
+        if pid:
+            forked.append(pid)
+            os.kill(os.getpid(), signal.SIGTERM)  # lands while the zygote still owes the answer
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork_then_stop)
+    client, conn = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    zsock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(tmp_path / "l"))
+    listener.listen()
+    previous = signal.signal(signal.SIGTERM, _zygote._exit_on_signal)
+    try:
+        with pytest.raises(SystemExit):
+            _zygote._fork(zsock, conn, listener.fileno(), str(tmp_path), {}, [], lambda args: 0)
+        client.setblocking(False)
+        assert [int(client.recv(256))] == forked
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        for s in (client, conn, zsock, listener):
+            s.close()
+        for pid in forked:
+            os.waitpid(pid, 0)
+
+
+def test_shim_is_killed_when_start_is_gone_before_the_pid_is_sent(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``start`` gave up (closed its end) before the answer: the forked shim must not serve."""
+    real_fork = os.fork
+    forked: list[int] = []
+
+    def fork_and_record() -> int:
+        pid = real_fork()
+        if pid:
+            forked.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork_and_record)
+    client, conn = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    client.close()  # the caller is gone: the pid cannot be delivered
+    zsock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(tmp_path / "l"))
+    listener.listen()
+
+    def serve_until_killed(args: list[str]) -> int:
+        signal.pause()
+        return 0
+
+    try:
+        with pytest.raises(OSError):
+            _zygote._fork(zsock, conn, listener.fileno(), str(tmp_path), {}, [], serve_until_killed)
+        assert len(forked) == 1
+        deadline = time.monotonic() + 10
+        while (done := os.waitpid(forked[0], os.WNOHANG))[0] == 0:  # no event for a child's death here
+            if time.monotonic() > deadline:
+                os.kill(forked[0], signal.SIGKILL)
+                os.waitpid(forked[0], 0)
+                pytest.fail("the forked shim outlived its lost start")
+            time.sleep(0.01)
+        assert os.WIFSIGNALED(done[1]) and os.WTERMSIG(done[1]) == signal.SIGKILL
+    finally:
+        for s in (conn, zsock, listener):
+            s.close()
+
+
+def test_request_carries_cwd_args_listener_and_the_per_shim_environment(zdir: str) -> None:
+    """The wire between ``start`` and the zygote, over a real socket, parsed by the zygote's own code."""
+    path = os.path.join(zdir, "z")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    server.bind(path)
+    server.listen()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    env = {"PWD": "/run/containerd-cwd", "_": "/usr/bin/containerd", "PATH": "/keyed/not/sent"}
+    with ThreadPoolExecutor(1) as pool:
+        reply = pool.submit(request_shim, path, ["-id", "a b", ""], "/bundle dir", listener.fileno(), env=env)
+        conn, _ = server.accept()
+        fds, cwd, got_env, args = _zygote._read_request(conn)
+        try:
+            assert (cwd, args) == ("/bundle dir", ["-id", "a b", ""])
+            assert got_env == {"PWD": "/run/containerd-cwd", "_": "/usr/bin/containerd"}, "PATH is keyed, not sent"
+            assert len(fds) == 1 and os.fstat(fds[0]).st_ino == os.fstat(listener.fileno()).st_ino
+            conn.send(b"4242")
+        finally:
+            for fd in fds:
+                os.close(fd)
+            conn.close()
+        assert reply.result(timeout=10) == 4242
+    server.close()
+    listener.close()
+
+
+def test_forked_shim_runs_with_the_cwd_and_environment_start_had(tmp_path: Path) -> None:
+    """``PWD``, ``OLDPWD`` and ``_`` are what ``start`` had (set or unset), not the zygote's nor the bundle."""
+    out = tmp_path / "seen"
+    cwd = tmp_path / "bundle"
+    cwd.mkdir()
+
+    def become(args: list[str]) -> int:
+        seen = {name: os.environ.get(name) for name in ("PWD", "OLDPWD", "_")}
+        out.write_text(repr((os.getcwd(), seen, args)))
+        return 0
+
+    client, conn = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    zsock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        _zygote._fork(zsock, conn, listener.fileno(), str(cwd), {"PWD": "/containerd"}, ["-id", "x"], become)
+        pid = int(client.recv(256))
+        assert os.waitpid(pid, 0)[1] == 0
+    finally:
+        for s in (client, conn, zsock, listener):
+            s.close()
+    assert out.read_text() == repr((str(cwd), {"PWD": "/containerd", "OLDPWD": None, "_": None}, ["-id", "x"]))
+
+
+def test_draining_stops_when_accept_keeps_failing(zdir: str) -> None:
+    """Out of fds (EMFILE) at exit: the zygote's last drain gives up instead of spinning forever."""
+    import resource
+
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    server.bind(os.path.join(zdir, "z"))
+    server.listen()
+    server.setblocking(False)
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    client.connect(os.path.join(zdir, "z"))  # queued: accept has something to fail on
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    filler: list[int] = []
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(server.fileno(), client.fileno()) + 16, hard))
+        with pytest.raises(OSError):
+            while True:
+                filler.append(os.dup(0))
+        with pytest.raises(OSError):  # the real condition the zygote meets
+            server.accept()
+        assert _zygote._accept(server, lambda args: 0) is False
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        client.close()
+        server.close()
