@@ -8,20 +8,9 @@ fields in number order, zero scalars and an absent timestamp omitted.
 
 from __future__ import annotations
 
+from .._varint import varint as _varint
+
 __all__ = ["encode_delete_response"]
-
-_UINT64 = (1 << 64) - 1
-
-
-def _varint(value: int) -> bytes:
-    # Negative int32/int64 values go out as their 64-bit two's complement (10 bytes).
-    value &= _UINT64
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def encode_delete_response(pid: int, exit_status: int, exited_at: tuple[int, int] | None) -> bytes:

@@ -156,19 +156,10 @@ def fork_serving(args: list[str], listener_fd: int) -> int:
 
 
 def _serve_forked(serving: tuple[str, Init], args: list[str], listener_fd: int) -> NoReturn:
-    from ._start import LISTENER_FD, program_command
+    from ._start import detach_serving_child, exit_with, program_command
 
-    code = 1
-    try:
-        # First the pipe containerd reads until EOF: it must not see this process.
-        devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
-        os.close(devnull)
-        os.setsid()
-        if listener_fd != LISTENER_FD:
-            os.dup2(listener_fd, LISTENER_FD)
-            os.close(listener_fd)
+    def body() -> int:
+        detach_serving_child(listener_fd)
         command = [*program_command(), *args]
         sys.argv[1:] = args
         flags = parse_flags(args)
@@ -178,17 +169,9 @@ def _serve_forked(serving: tuple[str, Init], args: list[str], listener_fd: int) 
         from ._zygote import set_cmdline
 
         set_cmdline(command)
-        code = serve(serving[0], serving[1], flags)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException:
-        code = 1
-    finally:
-        try:
-            if "logging" in sys.modules:
-                sys.modules["logging"].shutdown()
-        finally:
-            os._exit(code)
+        return serve(serving[0], serving[1], flags)
+
+    exit_with(body)
 
 
 EARLY_EXIT_SIGNALS: list[int] = []

@@ -34,7 +34,8 @@ ENV_ENABLE = "SHIMTYPES_ZYGOTE"
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import signal as _signal
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import NoReturn
 
     from shimtypes._shim import StartOpts
 else:
@@ -44,6 +45,8 @@ __all__ = [
     "ADDRESS_FILE",
     "LISTENER_FD",
     "adjust_oom_score",
+    "detach_serving_child",
+    "exit_with",
     "program_command",
     "start_serving",
     "start_serving_shim",
@@ -51,6 +54,38 @@ __all__ = [
 
 LISTENER_FD = 3
 """Where the serving process finds its listening socket (Go's ExtraFiles[0])."""
+
+
+def detach_serving_child(listener_fd: int) -> None:
+    """In a just-forked serving shim: listener on ``LISTENER_FD``, stdio on /dev/null, own session.
+
+    stdio must leave containerd's ``start`` pipe, which it reads until EOF.
+    """
+    if listener_fd != LISTENER_FD:
+        os.dup2(listener_fd, LISTENER_FD)
+        os.close(listener_fd)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    os.setsid()
+
+
+def exit_with(body: Callable[[], int]) -> NoReturn:
+    """Run a forked child's ``body`` and ``_exit`` with its code: a fork never returns."""
+    code = 1
+    try:
+        code = body()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        code = 1
+    finally:
+        try:
+            if "logging" in sys.modules:
+                sys.modules["logging"].shutdown()
+        finally:
+            os._exit(code)
 
 
 def program_command() -> list[str]:

@@ -475,43 +475,26 @@ def _become(
     args: list[str],
     become: Callable[[list[str]], int],
 ) -> NoReturn:
-    from ._start import LISTENER_FD
-
     import signal
 
-    code = 1
-    try:
+    from ._start import detach_serving_child, exit_with
+
+    def body() -> int:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the shim's own reaper takes over
-        os.setsid()
         sock.close()
         conn.close()
         if _lock_fd >= 0:
             os.close(_lock_fd)
-        if listener_fd != LISTENER_FD:
-            os.dup2(listener_fd, LISTENER_FD)
-            os.close(listener_fd)
-        devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
-        os.close(devnull)
+        detach_serving_child(listener_fd)
         os.chdir(cwd)
         for name in _PER_SHIM:
             os.environ.pop(name, None)
         os.environ.update(env)
         sys.argv[1:] = args
         set_cmdline([*sys.orig_argv, *args])
-        code = become(args)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException:
-        code = 1
-    finally:
-        try:
-            import logging
+        return become(args)
 
-            logging.shutdown()
-        finally:
-            os._exit(code)
+    exit_with(body)
 
 
 _cmdline: object = None

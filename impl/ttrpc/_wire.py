@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .._varint import SMALL as _SMALL, varint as varint
 from ._errors import LocalProtocolError
 
 __all__ = [
@@ -18,23 +19,6 @@ __all__ = [
     "encode_success_response",
     "varint",
 ]
-
-_SMALL = [bytes((i,)) for i in range(128)]
-
-
-def varint(n: int) -> bytes:
-    """Protobuf varint; negative numbers as 64-bit two's complement (10 bytes)."""
-    if 0 <= n < 128:
-        return _SMALL[n]
-    if n < 0:
-        n &= 0xFFFFFFFFFFFFFFFF
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
 
 def _field_bytes(tag: int, value: bytes) -> bytes:
     return _SMALL[tag] + varint(len(value)) + value
