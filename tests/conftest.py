@@ -1,0 +1,28 @@
+"""Suite-wide policy: in CI a skipped test is a failed test.
+
+Tests that need root, Go, openssl, ctr, a real containerd or another uid skip
+on a developer's machine that lacks them. CI (the ``CI`` environment variable
+set, as ``.ci/run`` runs it) installs every peer, so a skip there means a real
+peer did not run and the green run would prove less than it claims.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+
+import pytest
+
+IN_CI = bool(os.environ.get("CI"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI (CI={os.environ['CI']!r}), where every peer must run: {reason}"
+    return report
