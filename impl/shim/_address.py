@@ -22,6 +22,7 @@ __all__ = [
     "UNIX_PREFIX",
     "AddressInUseError",
     "bind_socket",
+    "go_path_join",
     "can_connect",
     "read_address",
     "remove_socket",
@@ -47,7 +48,7 @@ class AddressInUseError(OSError):
 
 
 def socket_address(address: str, namespace: str, id: str, *, socket_dir: str = SOCKET_DIR) -> str:
-    """``unix://<socket_dir>/<hex sha256(address/namespace/id)>``, as containerd computes it."""
+    """``unix://<socket_dir>/<hex sha256(Go filepath.Join(address, namespace, id))>``, as containerd computes it."""
     if TYPE_CHECKING:
         from hashlib import sha256 as _sha256_fn
     else:
@@ -55,8 +56,36 @@ def socket_address(address: str, namespace: str, id: str, *, socket_dir: str = S
             from _sha256 import sha256 as _sha256_fn
         except ImportError:  # pragma: no cover - depends on the interpreter build
             from hashlib import sha256 as _sha256_fn
-    digest = _sha256_fn(f"{address}/{namespace}/{id}".encode()).hexdigest()
+    digest = _sha256_fn(go_path_join(address, namespace, id).encode()).hexdigest()
     return f"{UNIX_PREFIX}{os.path.join(socket_dir, digest)}"
+
+
+def go_path_join(*parts: str) -> str:
+    """Go's ``filepath.Join`` on Linux: non-empty parts joined by ``/``, then ``Clean``-ed.
+
+    containerd hashes ``filepath.Join(address, namespace, id)``, so an address
+    with a trailing or doubled slash, or an id with ``..``, names the socket
+    that Go's cleaned path gives (``posixpath.normpath`` differs on ``//x``).
+    """
+    path = "/".join(p for p in parts if p)
+    if not path:
+        return ""
+    rooted = path.startswith("/")
+    out: list[str] = []
+    for element in path.split("/"):
+        if element in ("", "."):
+            continue
+        if element == "..":
+            if out and out[-1] != "..":
+                out.pop()
+            elif not rooted:
+                out.append("..")
+            continue
+        out.append(element)
+    cleaned = "/".join(out)
+    if rooted:
+        return "/" + cleaned
+    return cleaned or "."
 
 
 def socket_path(address: str) -> str:
