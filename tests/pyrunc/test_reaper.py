@@ -96,13 +96,11 @@ def test_unregistered_children_go_to_every_subscriber() -> None:
 
 def test_child_exited_before_install_is_still_reaped() -> None:
     pid = os.posix_spawn(SH, [SH, "-c", "exit 4"], dict(os.environ))
-    # Wait (bounded) until it is a zombie, i.e. it exited before any handler existed.
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with open(f"/proc/{pid}/stat") as f:
-            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                break
-        time.sleep(0.01)
+    # Block until it has exited, leaving it waitable (WNOWAIT): a zombie before any handler exists.
+    info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+    assert info is not None and (info.si_pid, info.si_status) == (pid, 4)
+    with open(f"/proc/{pid}/stat") as f:
+        assert f.read().rsplit(")", 1)[1].split()[0] == "Z", "precondition: the child must be an unreaped zombie"
 
     async def main() -> Exit:
         reaper = Reaper.install()
