@@ -142,7 +142,7 @@ class Host:
         ordered = self.graph()
         self.check_configs(ordered)
         self.check_directories()
-        for key, d in (("root", cfg.root), ("state", cfg.state)):
+        for key, d in sorted((("root", cfg.root), ("state", cfg.state)), key=lambda kv: os.path.abspath(kv[1])):
             if d:
                 try:
                     unixsock.ensure_private_dir(d, 0o711)
@@ -170,7 +170,8 @@ class Host:
         for key, address in (("grpc", cfg.grpc.address), ("ttrpc", cfg.ttrpc.address)):
             if address and not address.startswith("@"):
                 out[key] = os.path.dirname(os.path.abspath(address))
-        return {k: os.path.abspath(v) for k, v in out.items() if v}
+        found = {k: os.path.abspath(v) for k, v in out.items() if v}
+        return dict(sorted(found.items(), key=lambda kv: kv[1]))  # a parent before what is inside it
 
     def check_directories(self) -> None:
         """DirectoryError for an existing directory another user could tamper with
