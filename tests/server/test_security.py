@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,11 +31,11 @@ def _as(user: OtherUser, *argv: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def tmpdir_like_tmp() -> Path:
+def tmpdir_like_tmp() -> Iterator[Path]:
     """A sticky world-writable directory, as /tmp is (the host's TMPDIR)."""
     d = shared_dir("stht-", None, 0o1777)
     os.chmod(d, 0o1777)
-    yield d  # type: ignore[misc]
+    yield d
     shutil.rmtree(d, ignore_errors=True)
 
 
