@@ -75,9 +75,15 @@ def _setup_logging(level: str) -> None:
 
 
 def _config(path: str | None) -> Config:
-    from impl.server import load_config
+    """The config, its directories checked before any plugin module is imported."""
+    from impl.server import DirectoryError, check_directories, load_config
 
-    return load_config(path)  # a ConfigError is exit 2 (main)
+    config = load_config(path)  # a ConfigError is exit 2 (main)
+    try:
+        check_directories(config)
+    except DirectoryError as exc:
+        raise _Fail(str(exc), 2) from None
+    return config
 
 
 def _registry() -> Registry:
@@ -244,9 +250,11 @@ def _unreachable(address: str, why: str) -> str:
 
 
 def cmd_plugins_graph(args: argparse.Namespace) -> int:
+    from impl.server import load_config
+
     from ._graph import render_dot, render_mermaid
 
-    config = _config(args.config)
+    config = load_config(args.config)  # only drawn: no directory is used
     registry = _registry()
     disabled = set(config.disabled_plugins)
     regs = list(registry)

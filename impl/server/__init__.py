@@ -50,6 +50,8 @@ from ._host import (
     DirectoryError as DirectoryError,
     Host as Host,
     HostError as HostError,
+    check_directories as check_directories,
+    directories as directories,
     new_registry as new_registry,
 )
 
@@ -80,8 +82,10 @@ __all__ = [
     "VERSION_SERVICE",
     "VersionService",
     "builtin_registrations",
+    "check_directories",
     "default_config",
     "describe",
+    "directories",
     "discover",
     "dump_config",
     "format_platform",

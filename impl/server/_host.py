@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from impl.ttrpc import Server as TTRPCServerImpl
 
-__all__ = ["DirectoryError", "Host", "HostError", "builtin_registrations", "new_registry"]
+__all__ = ["DirectoryError", "Host", "HostError", "builtin_registrations", "check_directories", "directories", "new_registry"]
 
 _log = logging.getLogger("shimtypes")
 
@@ -54,6 +54,32 @@ def new_registry(
     for reg in extra:
         registry.register(reg)
     return registry, errors
+
+
+def directories(config: Config) -> dict[str, str]:
+    """Each directory a host on ``config`` uses, by config key (root, state, the
+    sockets'), parents before what is inside them."""
+    out = {"root": config.root, "state": config.state}
+    for key, address in (("grpc", config.grpc.address), ("ttrpc", config.ttrpc.address)):
+        if address and not address.startswith("@"):
+            out[key] = os.path.dirname(os.path.abspath(address))
+    found = {k: os.path.abspath(v) for k, v in out.items() if v}
+    return dict(sorted(found.items(), key=lambda kv: kv[1]))
+
+
+def check_directories(config: Config) -> None:
+    """DirectoryError for an existing directory of ``config`` that another user
+    could tamper with (a symlink, owned by someone else, group or world writable).
+
+    Cheap and side-effect free: ``shimtypes serve`` runs it before it even
+    imports third-party plugins, and ``Host.load`` again before any init.
+    """
+    for key, d in directories(config).items():
+        if os.path.lexists(d):
+            try:
+                unixsock.check_private_dir(d)
+            except unixsock.UnsafeDirectoryError as exc:
+                raise DirectoryError(f"config {config.source}: {key} {exc.strerror}") from None
 
 
 def _prepare_socket(path: str) -> None:
@@ -163,25 +189,9 @@ class Host:
         )
         return self.result
 
-    def directories(self) -> dict[str, str]:
-        """Each directory the host uses, by config key: root, state, the sockets'."""
-        cfg = self.config
-        out = {"root": cfg.root, "state": cfg.state}
-        for key, address in (("grpc", cfg.grpc.address), ("ttrpc", cfg.ttrpc.address)):
-            if address and not address.startswith("@"):
-                out[key] = os.path.dirname(os.path.abspath(address))
-        found = {k: os.path.abspath(v) for k, v in out.items() if v}
-        return dict(sorted(found.items(), key=lambda kv: kv[1]))  # a parent before what is inside it
-
     def check_directories(self) -> None:
-        """DirectoryError for an existing directory another user could tamper with
-        (a symlink, owned by someone else, group or world writable)."""
-        for key, d in self.directories().items():
-            if os.path.lexists(d):
-                try:
-                    unixsock.check_private_dir(d)
-                except unixsock.UnsafeDirectoryError as exc:
-                    raise DirectoryError(f"config {self.config.source}: {key} {exc.strerror}") from None
+        """``check_directories(self.config)``."""
+        check_directories(self.config)
 
     def check_configs(self, ordered: Iterable[Registration[Any]]) -> None:
         """Decode every plugin section before any init runs.

@@ -21,7 +21,7 @@ from impl.server import INTROSPECTION_SERVICE, Host, default_config, new_registr
 from impl.ttrpc import Client, ClientConnection
 from shimtypes.pb.introspection_pb2 import PluginsRequest, PluginsResponse
 
-from ._helpers import HostProcess, OtherUser, Sockets, as_user, host_env, shared_dir, start_host
+from ._helpers import HostProcess, OtherUser, Sockets, as_user, host_env, shared_dir, start_host, write_distribution
 
 
 def _as(user: OtherUser, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -39,10 +39,25 @@ def tmpdir_like_tmp() -> Iterator[Path]:
     shutil.rmtree(d, ignore_errors=True)
 
 
-def _serve_defaults_as(user: OtherUser, tmp: Path) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(scope="module")
+def import_marker_path() -> Iterator[Path]:
+    """A plugin distribution whose module, once imported, writes ``$STH_IMPORT_MARKER``."""
+    root = shared_dir("sthm-")
+    write_distribution(
+        root, "sth-import-marker", "1.0", {"marker": "st_import_marker:REGISTRATIONS"},
+        {"st_import_marker": "import os\nopen(os.environ['STH_IMPORT_MARKER'], 'w').close()\nREGISTRATIONS = []\n"},
+    )
+    for p in root.rglob("*"):
+        os.chmod(p, 0o755 if p.is_dir() else 0o644)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _serve_defaults_as(user: OtherUser, tmp: Path, plugins: Path, marker: Path) -> subprocess.CompletedProcess[str]:
     """``shimtypes serve`` on the embedded defaults as ``user``: no XDG_RUNTIME_DIR,
-    no usable home, so everything goes under the /tmp fallback in ``tmp``."""
-    env = {**host_env(None), "TMPDIR": str(tmp), "HOME": "/nonexistent"}
+    no usable home, so everything goes under the /tmp fallback in ``tmp``. A
+    plugin module in ``plugins`` writes ``marker`` when it is imported."""
+    env = {**host_env(plugins), "TMPDIR": str(tmp), "HOME": "/nonexistent", "STH_IMPORT_MARKER": str(marker)}
     env.pop("XDG_DATA_HOME", None)
     return subprocess.run(
         [sys.executable, *as_user(user), "serve"], env=env, capture_output=True, text=True, timeout=60
@@ -58,7 +73,7 @@ _REASONS = {
 
 @pytest.mark.parametrize("plant", sorted(_REASONS))
 def test_tmp_fallback_planted_by_another_user_is_refused(
-    users: tuple[OtherUser, OtherUser], tmpdir_like_tmp: Path, plant: str
+    users: tuple[OtherUser, OtherUser], tmpdir_like_tmp: Path, import_marker_path: Path, plant: str
 ) -> None:
     host_user, intruder = users
     fallback = tmpdir_like_tmp / f"shimtypes-{host_user.uid}"
@@ -82,14 +97,14 @@ def test_tmp_fallback_planted_by_another_user_is_refused(
                 _as(intruder, "mkdir", "-p", "-m", "0777", str(plugin_dir))
             # ... with the introspection plugin's uuid pointing at the victim's file.
             _as(intruder, "ln", "-s", str(victim), str(plugin_dir / "uuid"))
-        r = _serve_defaults_as(host_user, tmpdir_like_tmp)
+        r = _serve_defaults_as(host_user, tmpdir_like_tmp, import_marker_path, victim_dir / "imported")
         assert r.returncode == 2, (r.stdout, r.stderr)
         lines = r.stderr.splitlines()
         assert len(lines) == 1, r.stderr
         assert str(fallback) in lines[0] and lines[0].startswith("shimtypes: config <defaults>: "), lines[0]
         assert _REASONS[plant].format(intruder=intruder.uid, host=host_user.uid) in lines[0], lines[0]
         assert r.stdout == ""  # no plugin listing: nothing was loaded
-        assert not victim.exists() and os.listdir(victim_dir) == []
+        assert not victim.exists() and os.listdir(victim_dir) == []  # no plugin module even imported
         if plant != "symlink":
             assert os.readlink(plugin_dir / "uuid") == str(victim)
             assert sorted(os.listdir(fallback)) == ["root"]  # no socket made there
@@ -98,19 +113,25 @@ def test_tmp_fallback_planted_by_another_user_is_refused(
         shutil.rmtree(victim_dir, ignore_errors=True)
 
 
-def test_the_fallback_of_the_users_own_serves(users: tuple[OtherUser, OtherUser], tmpdir_like_tmp: Path) -> None:
-    """The control: the same start with nothing planted comes up (and is stopped)."""
+def test_the_fallback_of_the_users_own_serves(
+    users: tuple[OtherUser, OtherUser], tmpdir_like_tmp: Path, import_marker_path: Path
+) -> None:
+    """The control: the same start with nothing planted comes up (and is stopped),
+    having imported the marker plugin the refused starts never import."""
     host_user, _ = users
-    env = {"TMPDIR": str(tmpdir_like_tmp), "HOME": "/nonexistent"}
-    h = HostProcess(None, None, python_args=as_user(host_user), env=env)
+    marker_dir = shared_dir("sthv-", host_user, 0o700)
+    env = {"TMPDIR": str(tmpdir_like_tmp), "HOME": "/nonexistent", "STH_IMPORT_MARKER": str(marker_dir / "imported")}
+    h = HostProcess(None, import_marker_path, python_args=as_user(host_user), env=env)
     try:
         h.wait_ready()
         fallback = tmpdir_like_tmp / f"shimtypes-{host_user.uid}"
         st = os.lstat(fallback)
         assert (st.st_uid, st.st_mode & 0o777) == (host_user.uid, 0o711)
         assert (fallback / "shimtypes.sock").is_socket()
+        assert (marker_dir / "imported").exists()
     finally:
         assert h.terminate() == 0, h.stderr_text
+        shutil.rmtree(marker_dir, ignore_errors=True)
 
 
 def test_uuid_is_never_written_through_a_planted_symlink(sockets: Sockets, tmp_path: Path) -> None:
