@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from impl.ttrpc import Server as TTRPCServerImpl
 
-__all__ = ["DirectoryError", "Host", "HostError", "builtin_registrations", "check_directories", "directories", "new_registry"]
+__all__ = ["DirectoryError", "Host", "HostError", "check_directories", "directories", "new_registry"]
 
 _log = logging.getLogger("shimtypes")
 
@@ -40,7 +40,7 @@ class HostError(Exception):
 
 
 class DirectoryError(HostError):
-    """A configured directory another user could tamper with, or that cannot be made."""
+    """A configured directory another user could tamper with: refused (exit 2)."""
 
 
 def new_registry(
