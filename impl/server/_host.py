@@ -254,18 +254,20 @@ class Host:
             with self._registering(svc, "gRPC"):
                 svc.register(recorder)
         self.grpc_services = list(recorder.services)
-        # grpcio binds the socket itself: the umask keeps it 0600 from the
-        # start, so nobody can connect before its mode and owner are set.
+        # grpcio binds the socket itself, in add_insecure_port: the umask keeps
+        # it 0600 from the start, so nobody can connect before its mode and
+        # owner are set.
         old_umask = os.umask(0o177)
         try:
-            if server.add_insecure_port("unix:" + path) == 0:
-                raise HostError(f"{path}: cannot listen for gRPC")
-            self._grpc = server
-            self._sockets.append(path)
-            await server.start()
+            port = server.add_insecure_port("unix:" + path)
         finally:
             os.umask(old_umask)
+        if port == 0:
+            raise HostError(f"{path}: cannot listen for gRPC")
+        self._grpc = server
+        self._sockets.append(path)
         _own_socket(path, cfg.uid, cfg.gid)
+        await server.start()
 
     async def _serve_tcp(self, result: LoadResult) -> None:
         cfg = self.config.grpc

@@ -253,3 +253,29 @@ def test_unauthenticated_tcp_is_announced_loudly(
         "TLS without tcp_tls_ca: any client is accepted" if tls else "plain TCP without TLS: any local user"
     )
     assert [w for w in warnings if expected in w and "127.0.0.1:0" in w], warnings
+
+
+def test_modes_do_not_depend_on_the_umask(sockets: Sockets) -> None:
+    """Under umask 0 the host's directories are still 0711 and its sockets 0660."""
+    nested = sockets.dir / "deeper" / "run"
+    text = sockets.config().replace(str(sockets.grpc), str(nested / "h.sock")).replace(
+        str(sockets.ttrpc), str(nested / "h.sock.ttrpc")
+    )
+    config = parse_config(text, "<test>", base=default_config())
+    registry, _ = new_registry(discover_plugins=False)
+
+    async def scenario() -> dict[str, int]:
+        host = Host(config, registry)
+        await host.start()
+        try:
+            paths = [sockets.root, sockets.state, sockets.dir / "deeper", nested, nested / "h.sock", nested / "h.sock.ttrpc"]
+            return {p.name: os.lstat(p).st_mode & 0o777 for p in paths}
+        finally:
+            await host.stop(grace=0)
+
+    old = os.umask(0)
+    try:
+        modes = asyncio.run(scenario())
+    finally:
+        os.umask(old)
+    assert modes == {"root": 0o711, "state": 0o711, "deeper": 0o711, "run": 0o711, "h.sock": 0o660, "h.sock.ttrpc": 0o660}
