@@ -30,6 +30,7 @@ CONTAINERD_PROTOS = (
     "api/services/ttrpc/events/v1/events.proto",
     "api/services/events/v1/events.proto",
     "api/services/introspection/v1/introspection.proto",
+    "api/services/version/v1/version.proto",
     "api/types/platform.proto",
     "api/types/mount.proto",
     "api/types/task/task.proto",

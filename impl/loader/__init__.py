@@ -24,3 +24,7 @@ __all__ = [
     "decode_config",
     "load",
 ]
+
+from impl._reexport import fix_module as _fix_module  # noqa: E402
+
+_fix_module(__name__, __all__)

@@ -25,27 +25,47 @@ __all__ = ["decode_config"]
 _Table = Mapping[Any, object]
 
 
-def decode_config(uri: str, default: object, section: Mapping[str, object] | None) -> object:
+def decode_config(
+    uri: str,
+    default: object,
+    section: Mapping[str, object] | None,
+    *,
+    source: str = "",
+    table: str | None = None,
+    toml_words: bool = False,
+) -> object:
     """A new config for plugin ``uri``: ``default`` overlaid with ``section``.
 
     ``default`` is the registration's default config (a dataclass instance,
     or None for a plugin without config); it is never changed. ``None`` for
     ``section`` gives a deep copy of the default. Raises ``ConfigError``
     naming ``uri`` and the key for an unknown key or a value of the wrong
-    type. The host calls this up front to report config errors before any
-    plugin starts; ``load`` calls it for each plugin.
+    type. The host calls this up front, with the config file as ``source``,
+    to report config errors before any plugin starts (and for its own tables,
+    with ``table`` and ``toml_words``: TOML's type names, "unknown key");
+    ``load`` calls it for each plugin.
+
+    A dataclass field whose metadata has ``"config": False`` is not a key.
     """
+
+    def fail(key: str, problem: str) -> ConfigError:
+        if toml_words:
+            problem = _toml_words(problem)
+        return ConfigError(uri, key, problem, source=source, table=table)
+
     if section is None:
         return copy.deepcopy(default)
     if not isinstance(cast(object, section), Mapping):
-        raise ConfigError(uri, "", f"expected a table, got {type(section).__name__}")
+        raise fail("", f"expected a table, got {type(section).__name__}")
     if default is None:
         if section:
             key = next(iter(section))
-            raise ConfigError(uri, key, "unknown key (the plugin takes no config)")
+            raise fail(str(key), "unknown key (the plugin takes no config)")
         return None
     cls = type(default)
-    _find_unknown(uri, cls, section, "")
+    unknown = _find_unknown(cls, section, "")
+    if unknown is not None:
+        raise fail(*unknown)
 
     import msgspec
 
@@ -55,11 +75,34 @@ def decode_config(uri: str, default: object, section: Mapping[str, object] | Non
     except msgspec.ValidationError as e:
         problem, _, where = str(e).rpartition(" - at `")
         if not problem:
-            raise ConfigError(uri, "", str(e)) from None
+            raise fail("", str(e)) from None
         key = where.rstrip("`").removeprefix("$").removeprefix(".")
         if "[...]" in key:
             key = _name_dict_keys(cls, merged, key)
-        raise ConfigError(uri, key, problem.replace("`", "")) from None
+        raise fail(key, problem.replace("`", "")) from None
+
+
+# msgspec's names for the kinds of value, and TOML's.
+_TOML_KINDS = {
+    "int": "integer",
+    "str": "string",
+    "bool": "boolean",
+    "float": "float",
+    "array": "array",
+    "object": "table",
+    "null": "nothing",
+}
+_EXPECTED = re.compile(r"Expected (\w+), got (\w+)")
+
+
+def _toml_words(problem: str) -> str:
+    if problem.startswith("unknown key for "):
+        return "unknown key"
+    m = _EXPECTED.fullmatch(problem)
+    if m is not None:
+        want, got = (_TOML_KINDS.get(k, k) for k in m.groups())
+        return f"expected {want}, got {got}"
+    return problem
 
 
 _SEGMENT = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[(\.\.\.)\]")
@@ -133,35 +176,40 @@ def _join(path: str, key: object) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def _find_unknown(uri: str, tp: Any, value: object, path: str) -> None:
-    """Raise ConfigError for the first key no dataclass field takes."""
+def _find_unknown(tp: Any, value: object, path: str) -> tuple[str, str] | None:
+    """The first key no dataclass field takes, and its problem; None if none."""
     origin = typing.get_origin(tp)
     args: tuple[Any, ...] = typing.get_args(tp)
     if origin is typing.Annotated:
-        _find_unknown(uri, args[0], value, path)
-    elif origin is typing.Union or origin is types.UnionType:
+        return _find_unknown(args[0], value, path)
+    if origin is typing.Union or origin is types.UnionType:
         members = [a for a in args if a is not type(None)]
-        if len(members) == 1:
-            _find_unknown(uri, members[0], value, path)
-    elif isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _find_unknown(members[0], value, path) if len(members) == 1 else None
+    found: tuple[str, str] | None
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
-            return  # the type check reports it
+            return None  # the type check reports it
         hints = typing.get_type_hints(tp, include_extras=True)
-        fields = {f.name for f in dataclasses.fields(tp) if f.init}
+        fields = {f.name for f in dataclasses.fields(tp) if f.init and f.metadata.get("config", True)}
         for k, v in cast(_Table, value).items():
             if k not in fields:
-                raise ConfigError(uri, _join(path, k), f"unknown key for {tp.__qualname__}")
-            _find_unknown(uri, hints[str(k)], v, _join(path, k))
+                return _join(path, k), f"unknown key for {tp.__qualname__}"
+            if (found := _find_unknown(hints[str(k)], v, _join(path, k))) is not None:
+                return found
     elif origin in (list, set, frozenset, abc.Sequence, abc.MutableSequence, abc.Set):
         if args and isinstance(value, (list, tuple)):
             for i, item in enumerate(cast("list[object]", value)):
-                _find_unknown(uri, args[0], item, f"{path}[{i}]")
+                if (found := _find_unknown(args[0], item, f"{path}[{i}]")) is not None:
+                    return found
     elif origin is tuple:
         if args and isinstance(value, (list, tuple)):
             for i, item in enumerate(cast("list[object]", value)):
                 arg = args[0] if args[-1] is Ellipsis else args[min(i, len(args) - 1)]
-                _find_unknown(uri, arg, item, f"{path}[{i}]")
+                if (found := _find_unknown(arg, item, f"{path}[{i}]")) is not None:
+                    return found
     elif origin in (dict, abc.Mapping, abc.MutableMapping):
         if len(args) == 2 and isinstance(value, Mapping):
             for k, v in cast(_Table, value).items():
-                _find_unknown(uri, args[1], v, _join(path, k))
+                if (found := _find_unknown(args[1], v, _join(path, k))) is not None:
+                    return found
+    return None

@@ -50,3 +50,7 @@ __all__ = [
     "graph",
     "register",
 ]
+
+from impl._reexport import fix_module as _fix_module  # noqa: E402
+
+_fix_module(__name__, __all__)

@@ -1,10 +1,34 @@
 """A containerd-style plugin host: config, loading, gRPC/TCP/ttrpc serving.
 
-``shimtypes serve`` is this package behind a CLI. gRPC needs the ``grpc``
-extra; without it, ``impl.server`` still imports and a host whose
-``[grpc] address`` is empty serves ttrpc only.
+``shimtypes serve`` is this package behind a CLI. The host (config,
+discovery, serving) lives apart from its built-in plugins (events, health,
+introspection, version), which it finds by structure like any plugin. gRPC
+needs the ``grpc`` extra; without it, ``impl.server`` still imports and a
+host whose ``[grpc] address`` is empty serves ttrpc only.
 """
 
+from ._builtins import builtin_registrations as builtin_registrations
+from ._builtins._events import EventsService as EventsService
+from ._builtins._exchange import (
+    DEFAULT_NAMESPACE as DEFAULT_NAMESPACE,
+    EventFilterError as EventFilterError,
+    Exchange as Exchange,
+    ExchangeClosed as ExchangeClosed,
+    InvalidEvent as InvalidEvent,
+    SubscriberOverflow as SubscriberOverflow,
+    Subscription as Subscription,
+)
+from ._builtins._filters import FilterError as FilterError
+from ._builtins._health import Health as Health
+from ._builtins._introspection import (
+    INTROSPECTION_SERVICE as INTROSPECTION_SERVICE,
+    Introspection as Introspection,
+    describe as describe,
+    format_platform as format_platform,
+    select as select,
+    status_of as status_of,
+)
+from ._builtins._version import VERSION_SERVICE as VERSION_SERVICE, VersionService as VersionService
 from ._config import (
     Config as Config,
     ConfigError as ConfigError,
@@ -21,42 +45,21 @@ from ._discovery import (
     DiscoveryError as DiscoveryError,
     discover as discover,
 )
-from ._events_service import EventsService as EventsService
-from ._exchange import (
-    DEFAULT_NAMESPACE as DEFAULT_NAMESPACE,
-    EventFilterError as EventFilterError,
-    Exchange as Exchange,
-    ExchangeClosed as ExchangeClosed,
-    InvalidEvent as InvalidEvent,
-    SubscriberOverflow as SubscriberOverflow,
-    Subscription as Subscription,
-)
-from ._filters import FilterError as FilterError
-from ._health import Health as Health
+from ._hooks import ServingHook as ServingHook, StoppingHook as StoppingHook
 from ._host import (
+    DirectoryError as DirectoryError,
     Host as Host,
     HostError as HostError,
-    builtin_registrations as builtin_registrations,
+    check_directories as check_directories,
+    directories as directories,
     new_registry as new_registry,
-)
-from ._introspection import (
-    INTROSPECTION_SERVICE as INTROSPECTION_SERVICE,
-    Introspection as Introspection,
-    describe as describe,
-    select as select,
-    status_of as status_of,
-)
-from ._render import render_dot as render_dot, render_mermaid as render_mermaid
-from ._table import (
-    format_plugins as format_plugins,
-    format_plugins_detailed as format_plugins_detailed,
-    tabwrite as tabwrite,
 )
 
 __all__ = [
     "Config",
     "ConfigError",
     "DEFAULT_NAMESPACE",
+    "DirectoryError",
     "DiscoveryError",
     "ENTRY_POINT_GROUP",
     "EventFilterError",
@@ -71,23 +74,29 @@ __all__ = [
     "INTROSPECTION_SERVICE",
     "Introspection",
     "InvalidEvent",
+    "ServingHook",
+    "StoppingHook",
     "SubscriberOverflow",
     "Subscription",
     "TTRPCConfig",
+    "VERSION_SERVICE",
+    "VersionService",
     "builtin_registrations",
+    "check_directories",
     "default_config",
     "describe",
+    "directories",
     "discover",
     "dump_config",
-    "format_plugins",
-    "format_plugins_detailed",
+    "format_platform",
     "load_config",
     "new_registry",
     "parse_config",
-    "render_dot",
-    "render_mermaid",
     "select",
     "status_of",
-    "tabwrite",
     "validate_uri",
 ]
+
+from impl._reexport import fix_module as _fix_module  # noqa: E402
+
+_fix_module(__name__, __all__)

@@ -15,7 +15,9 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+
+from impl.loader import ConfigError, decode_config
+from impl.loader._errors import toml_quote
 
 __all__ = [
     "Config",
@@ -31,17 +33,6 @@ __all__ = [
 
 CONFIG_VERSION = 2
 DEFAULT_MAX_MESSAGE_SIZE = 16 << 20
-
-
-class ConfigError(Exception):
-    """A config problem, rendered as one line: ``config FILE: [TABLE] what``."""
-
-    def __init__(self, source: str, table: str, message: str) -> None:
-        self.source = source
-        self.table = table
-        self.message = message
-        where = f"[{table}] " if table else ""
-        super().__init__(f"config {source}: {where}{message}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +69,7 @@ class Config:
     grpc: GRPCConfig = field(default_factory=GRPCConfig)
     ttrpc: TTRPCConfig = field(default_factory=TTRPCConfig)
     plugins: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
-    source: str = "<defaults>"
+    source: str = field(default="<defaults>", metadata={"config": False})
     """Where it came from, for error messages; not a TOML key."""
 
 
@@ -131,15 +122,69 @@ def validate_uri(uri: str) -> bool:
     return len(parts) >= 4 and all(parts)
 
 
-_TYPE_NAMES: dict[type, str] = {
-    str: "string",
-    int: "integer",
-    bool: "boolean",
-    float: "float",
-    list: "array",
-    tuple: "array",
-    dict: "table",
-}
+_URI_HINT = "want <type>.<id> with at least 4 dot-separated parts"
+_TABLES = {"grpc": GRPCConfig, "ttrpc": TTRPCConfig}
+
+
+def parse_config(text: str, source: str, *, base: Config | None = None) -> Config:
+    """Decode TOML text over ``base`` (the defaults); raise ConfigError.
+
+    The host's own tables go through the same decoder as every plugin's
+    section (``impl.loader.decode_config``), worded in TOML's terms.
+    """
+    base = default_config() if base is None else base
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("", "", f"invalid TOML: {exc}", source=source) from None
+    top = {k: v for k, v in data.items() if not (k in (*_TABLES, "plugins") and isinstance(v, dict))}
+    plain = dataclasses.replace(base, grpc=GRPCConfig(), ttrpc=TTRPCConfig(), plugins={})
+    decoded = typing.cast(Config, decode_config("", plain, top, source=source, table="", toml_words=True))
+    if decoded.version != CONFIG_VERSION:
+        raise ConfigError(
+            "", "version", f"unsupported config version {decoded.version} (want {CONFIG_VERSION})", source=source
+        )
+    for key in ("disabled_plugins", "required_plugins"):
+        for uri in typing.cast("tuple[str, ...]", getattr(decoded, key)):
+            if not validate_uri(uri):
+                raise ConfigError(
+                    "", key, f"invalid plugin URI {_quote(uri)} ({_URI_HINT}, e.g. io.containerd.grpc.v1.cri)",
+                    source=source,
+                )
+    tables: dict[str, object] = {}
+    for name, default in (("grpc", base.grpc), ("ttrpc", base.ttrpc)):
+        section = data.get(name)
+        tables[name] = (
+            decode_config("", default, section, source=source, table=name, toml_words=True)
+            if isinstance(section, dict)
+            else default
+        )
+    grpc = typing.cast(GRPCConfig, tables["grpc"])
+    ttrpc = typing.cast(TTRPCConfig, tables["ttrpc"])
+    grpc_data = data.get("grpc", {})
+    ttrpc_data = data.get("ttrpc", {})
+    if "address" in grpc_data and "address" not in ttrpc_data and grpc.address:
+        # containerd derives the ttrpc socket from the gRPC one.
+        ttrpc = TTRPCConfig(address=grpc.address + ".ttrpc")
+    plugins: dict[str, Mapping[str, object]] = {}
+    raw_plugins = data.get("plugins", {})
+    for uri, table in (raw_plugins.items() if isinstance(raw_plugins, dict) else ()):
+        if not validate_uri(uri):
+            raise ConfigError(uri, "", f"invalid plugin URI {_quote(uri)} ({_URI_HINT})", source=source)
+        if not isinstance(table, dict):
+            raise ConfigError("", uri, f"expected table, got {_toml_kind(table)}", source=source, table="plugins")
+        plugins[uri] = types.MappingProxyType(dict(table))
+    if (grpc.tcp_tls_cert == "") != (grpc.tcp_tls_key == ""):
+        raise ConfigError("", "", 'keys "tcp_tls_cert" and "tcp_tls_key" must be set together', source=source, table="grpc")
+    if grpc.tcp_tls_ca and not grpc.tcp_tls_cert:
+        raise ConfigError("", "", 'key "tcp_tls_ca" needs "tcp_tls_cert" and "tcp_tls_key"', source=source, table="grpc")
+    return dataclasses.replace(
+        decoded,
+        grpc=grpc,
+        ttrpc=ttrpc,
+        plugins=types.MappingProxyType(plugins),
+        source=source,
+    )
 
 
 def _toml_kind(value: object) -> str:
@@ -148,115 +193,7 @@ def _toml_kind(value: object) -> str:
             return name
     if isinstance(value, list):
         return "array"
-    if isinstance(value, dict):
-        return "table"
     return type(value).__name__
-
-
-def _check(source: str, table: str, key: str, value: object, want: Any) -> object:
-    """Check one TOML value against a field annotation; return the stored value."""
-    origin = typing.get_origin(want)
-    if origin is tuple:
-        (item,) = typing.get_args(want)[:1]
-        if not isinstance(value, list):
-            raise ConfigError(source, table, f"key {_quote(key)}: expected array, got {_toml_kind(value)}")
-        for i, v in enumerate(value):
-            if not isinstance(v, item):
-                raise ConfigError(
-                    source,
-                    table,
-                    f"key {_quote(key)}[{i}]: expected {_TYPE_NAMES[item]}, got {_toml_kind(v)}",
-                )
-        return tuple(value)
-    ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
-    if not ok:
-        raise ConfigError(
-            source, table, f"key {_quote(key)}: expected {_TYPE_NAMES[want]}, got {_toml_kind(value)}"
-        )
-    return value
-
-
-_GRPC_HINTS = typing.get_type_hints(GRPCConfig)
-_TTRPC_HINTS = typing.get_type_hints(TTRPCConfig)
-_TOP_HINTS = typing.get_type_hints(Config)
-
-
-def _decode_section(
-    source: str, table: str, data: Mapping[str, object], hints: Mapping[str, Any], base: object
-) -> dict[str, object]:
-    names = {f.name for f in dataclasses.fields(base)}  # type: ignore[arg-type]
-    out: dict[str, object] = {}
-    for key, value in data.items():
-        if key not in names:
-            raise ConfigError(source, table, f"unknown key {_quote(key)}")
-        out[key] = _check(source, table, key, value, hints[key])
-    return out
-
-
-def parse_config(text: str, source: str, *, base: Config | None = None) -> Config:
-    """Decode TOML text over ``base`` (the defaults); raise ConfigError."""
-    base = default_config() if base is None else base
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, "", f"invalid TOML: {exc}") from None
-    top: dict[str, object] = {}
-    sections: dict[str, object] = {}
-    for key, value in data.items():
-        if key in ("grpc", "ttrpc", "plugins"):
-            if not isinstance(value, dict):
-                raise ConfigError(source, "", f"key {_quote(key)}: expected table, got {_toml_kind(value)}")
-            sections[key] = value
-        elif key in _TOP_HINTS and key != "source":
-            top[key] = _check(source, "", key, value, _TOP_HINTS[key])
-        else:
-            raise ConfigError(source, "", f"unknown key {_quote(key)}")
-    version = top.get("version", CONFIG_VERSION)
-    if version != CONFIG_VERSION:
-        raise ConfigError(source, "", f"key \"version\": unsupported config version {version} (want 2)")
-    for key in ("disabled_plugins", "required_plugins"):
-        for uri in typing.cast("tuple[str, ...]", top.get(key, ())):
-            if not validate_uri(uri):
-                raise ConfigError(
-                    source,
-                    "",
-                    f"key {_quote(key)}: invalid plugin URI {_quote(uri)} "
-                    "(want <type>.<id> with at least 4 dot-separated parts, e.g. io.containerd.grpc.v1.cri)",
-                )
-    grpc_data = typing.cast("dict[str, object]", sections.get("grpc", {}))
-    grpc = dataclasses.replace(
-        base.grpc, **_decode_section(source, "grpc", grpc_data, _GRPC_HINTS, base.grpc)  # type: ignore[arg-type]
-    )
-    ttrpc_data = typing.cast("dict[str, object]", sections.get("ttrpc", {}))
-    ttrpc = dataclasses.replace(
-        base.ttrpc, **_decode_section(source, "ttrpc", ttrpc_data, _TTRPC_HINTS, base.ttrpc)  # type: ignore[arg-type]
-    )
-    if "address" in grpc_data and "address" not in ttrpc_data and grpc.address:
-        # containerd derives the ttrpc socket from the gRPC one.
-        ttrpc = TTRPCConfig(address=grpc.address + ".ttrpc")
-    plugins: dict[str, Mapping[str, object]] = {}
-    for uri, table in typing.cast("dict[str, object]", sections.get("plugins", {})).items():
-        if not validate_uri(uri):
-            raise ConfigError(
-                source,
-                f"plugins.{_quote(uri)}",
-                f"invalid plugin URI {_quote(uri)} (want <type>.<id> with at least 4 dot-separated parts)",
-            )
-        if not isinstance(table, dict):
-            raise ConfigError(source, "plugins", f"key {_quote(uri)}: expected table, got {_toml_kind(table)}")
-        plugins[uri] = types.MappingProxyType(dict(table))
-    if (grpc.tcp_tls_cert == "") != (grpc.tcp_tls_key == ""):
-        raise ConfigError(source, "grpc", "keys \"tcp_tls_cert\" and \"tcp_tls_key\" must be set together")
-    if grpc.tcp_tls_ca and not grpc.tcp_tls_cert:
-        raise ConfigError(source, "grpc", "key \"tcp_tls_ca\" needs \"tcp_tls_cert\" and \"tcp_tls_key\"")
-    return dataclasses.replace(
-        base,
-        **top,  # type: ignore[arg-type]
-        grpc=grpc,
-        ttrpc=ttrpc,
-        plugins=types.MappingProxyType(plugins),
-        source=source,
-    )
 
 
 def load_config(path: str | None) -> Config:
@@ -267,28 +204,15 @@ def load_config(path: str | None) -> Config:
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as exc:
-        raise ConfigError(path, "", f"cannot read: {exc.strerror or exc}") from None
+        raise ConfigError("", "", f"cannot read: {exc.strerror or exc}", source=path) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(path, "", f"invalid TOML: not UTF-8 at byte {exc.start}") from None
+        raise ConfigError("", "", f"invalid TOML: not UTF-8 at byte {exc.start}", source=path) from None
     return parse_config(text, path)
 
 
-_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
-
-
-def _quote(s: str) -> str:
-    """A TOML basic string: quotes, backslashes and control characters escaped."""
-    out = []
-    for c in s:
-        if c in _ESCAPES:
-            out.append(_ESCAPES[c])
-        elif ord(c) < 0x20 or ord(c) == 0x7F:
-            out.append(f"\\u{ord(c):04x}")
-        else:
-            out.append(c)
-    return '"' + "".join(out) + '"'
+_quote = toml_quote
 
 
 def _value(v: object) -> str:

@@ -10,30 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import os
 import socket
-import stat
 from collections.abc import Awaitable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from impl import unixsock
 from impl.loader import LoadPolicy, LoadResult, decode_config, load
 from impl.plugin import PluginSet, Registration, Registry
 
+from ._builtins import builtin_registrations
 from ._config import Config
 from ._discovery import DiscoveryError, discover
-from ._events_service import events_registrations
-from ._exchange import Exchange
-from ._health import Health, health_registration
-from ._introspection import introspection_registration
+from ._hooks import ServingHook, StoppingHook
 
 if TYPE_CHECKING:
     from grpc import aio
 
     from impl.ttrpc import Server as TTRPCServerImpl
 
-__all__ = ["Host", "HostError", "builtin_registrations", "new_registry"]
+__all__ = ["DirectoryError", "Host", "HostError", "check_directories", "directories", "new_registry"]
 
 _log = logging.getLogger("shimtypes")
 
@@ -42,9 +39,8 @@ class HostError(Exception):
     """The host cannot start: a socket, a missing extra, a required plugin."""
 
 
-def builtin_registrations() -> tuple[Registration[Any], ...]:
-    """The plugins every host has, in registration order."""
-    return (*events_registrations(), health_registration(), introspection_registration())
+class DirectoryError(HostError):
+    """A configured directory another user could tamper with: refused (exit 2)."""
 
 
 def new_registry(
@@ -60,47 +56,49 @@ def new_registry(
     return registry, errors
 
 
+def directories(config: Config) -> dict[str, str]:
+    """Each directory a host on ``config`` uses, by config key (root, state, the
+    sockets'), parents before what is inside them."""
+    out = {"root": config.root, "state": config.state}
+    for key, address in (("grpc", config.grpc.address), ("ttrpc", config.ttrpc.address)):
+        if address and not address.startswith("@"):
+            out[key] = os.path.dirname(os.path.abspath(address))
+    found = {k: os.path.abspath(v) for k, v in out.items() if v}
+    return dict(sorted(found.items(), key=lambda kv: kv[1]))
+
+
+def check_directories(config: Config) -> None:
+    """DirectoryError for an existing directory of ``config`` that another user
+    could tamper with (a symlink, owned by someone else, group or world writable).
+
+    Cheap and side-effect free: ``shimtypes serve`` runs it before it even
+    imports third-party plugins, and ``Host.load`` again before any init.
+    """
+    for key, d in directories(config).items():
+        if os.path.lexists(d):
+            try:
+                unixsock.check_private_dir(d)
+            except unixsock.UnsafeDirectoryError as exc:
+                raise DirectoryError(f"config {config.source}: {key} {exc.strerror}") from None
+
+
 def _prepare_socket(path: str) -> None:
-    """Make the directory; remove a stale socket, refuse a live one."""
-    parent = os.path.dirname(path) or "."
+    """A private directory, no stale socket, no live server (else HostError)."""
     try:
-        os.makedirs(parent, mode=0o711, exist_ok=True)
+        unixsock.prepare_socket(path)
+    except unixsock.UnsafeDirectoryError as exc:
+        raise DirectoryError(str(exc.strerror)) from None
+    except (unixsock.AddressInUseError, FileExistsError) as exc:
+        raise HostError(str(exc.strerror)) from None
     except OSError as exc:
         raise HostError(f"{path}: cannot create its directory: {exc.strerror or exc}") from None
-    owner = os.stat(parent).st_uid
-    if owner not in (os.geteuid(), 0):
-        # e.g. someone else created the /tmp fallback directory first
-        raise HostError(f"{parent}: owned by uid {owner}, not by this user; refusing to serve there")
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(st.st_mode):
-        raise HostError(f"{path}: exists and is not a socket")
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(path)
-    except OSError as exc:
-        if exc.errno not in (errno.ECONNREFUSED, errno.ENOENT):
-            raise HostError(f"{path}: cannot check for a running server: {exc}") from None
-        os.unlink(path)  # nobody listens: a leftover from a crash
-        return
-    finally:
-        probe.close()
-    raise HostError(f"{path}: address already in use (another host is serving there)")
 
 
 def _own_socket(path: str, uid: int, gid: int) -> None:
+    """containerd's socket mode (0660) and the configured owner."""
     os.chmod(path, 0o660)
     if uid != -1 or gid != -1:
         os.chown(path, uid, gid)
-
-
-def _remove_socket(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        st = os.lstat(path)
-        if stat.S_ISSOCK(st.st_mode):
-            os.unlink(path)
 
 
 T = TypeVar("T")
@@ -156,17 +154,26 @@ class Host:
         return self.result.plugins
 
     async def load(self) -> LoadResult:
-        """Init every enabled plugin; raises LoadError/ConfigError (impl.loader)."""
+        """Init every enabled plugin; raises LoadError/ConfigError (impl.loader).
+
+        Before any plugin runs and before anything is created, every
+        directory the host will use (root, state, the sockets') that exists
+        already is checked to be private to this user; root and state are
+        then created with explicit modes and checked again.
+        """
         cfg = self.config
         for uri in cfg.plugins:
             if uri not in self.registry:
                 self.log.warning('config %s: [plugins."%s"] names no registered plugin; ignored', cfg.source, uri)
         ordered = self.graph()
         self.check_configs(ordered)
-        for key, d in (("root", cfg.root), ("state", cfg.state)):
+        self.check_directories()
+        for key, d in sorted((("root", cfg.root), ("state", cfg.state)), key=lambda kv: os.path.abspath(kv[1])):
             if d:
                 try:
-                    os.makedirs(d, mode=0o711, exist_ok=True)
+                    unixsock.ensure_private_dir(d, 0o711)
+                except unixsock.UnsafeDirectoryError as exc:
+                    raise DirectoryError(f"config {cfg.source}: {key} {exc.strerror}") from None
                 except OSError as exc:
                     raise HostError(f"config {cfg.source}: {key} {d}: cannot create: {exc.strerror or exc}") from None
         self.result = await load(
@@ -182,6 +189,10 @@ class Host:
         )
         return self.result
 
+    def check_directories(self) -> None:
+        """``check_directories(self.config)``."""
+        check_directories(self.config)
+
     def check_configs(self, ordered: Iterable[Registration[Any]]) -> None:
         """Decode every plugin section before any init runs.
 
@@ -191,7 +202,7 @@ class Host:
         for reg in ordered:
             section = self.config.plugins.get(reg.uri)
             if section is not None:
-                decode_config(reg.uri, reg.config, section)
+                decode_config(reg.uri, reg.config, section, source=self.config.source)
 
     # -- serving ------------------------------------------------------------
 
@@ -202,9 +213,9 @@ class Host:
             await self._serve_grpc(result)
             await self._serve_tcp(result)
             await self._serve_ttrpc(result)
-            health = self._health()
-            if health is not None:
-                await health.serving(self.grpc_services)
+            for instance in self._instances():
+                if isinstance(instance, ServingHook):
+                    await instance.serving(tuple(self.grpc_services))
         except BaseException:
             await self.stop(grace=0)
             raise
@@ -219,13 +230,11 @@ class Host:
             who = ", ".join(uris) or type(instance).__qualname__
             raise HostError(f"plugin {who}: registering its {kind} service failed: {exc}") from exc
 
-    def _health(self) -> Health | None:
+    def _instances(self) -> list[object]:
+        """Every loaded instance once, in init order."""
         if self.result is None:
-            return None
-        for p in self.result.plugins:
-            if isinstance(p.instance, Health):
-                return p.instance
-        return None
+            return []
+        return _unique(p.instance for p in self.result.plugins if p.error is None)
 
     async def _serve_grpc(self, result: LoadResult) -> None:
         cfg = self.config.grpc
@@ -245,12 +254,20 @@ class Host:
             with self._registering(svc, "gRPC"):
                 svc.register(recorder)
         self.grpc_services = list(recorder.services)
-        if server.add_insecure_port("unix:" + path) == 0:
+        # grpcio binds the socket itself, in add_insecure_port: the umask keeps
+        # it 0600 from the start, so nobody can connect before its mode and
+        # owner are set.
+        old_umask = os.umask(0o177)
+        try:
+            port = server.add_insecure_port("unix:" + path)
+        finally:
+            os.umask(old_umask)
+        if port == 0:
             raise HostError(f"{path}: cannot listen for gRPC")
         self._grpc = server
         self._sockets.append(path)
-        await server.start()
         _own_socket(path, cfg.uid, cfg.gid)
+        await server.start()
 
     async def _serve_tcp(self, result: LoadResult) -> None:
         cfg = self.config.grpc
@@ -272,8 +289,19 @@ class Host:
                 except OSError as exc:
                     raise HostError(f"config {self.config.source}: [grpc] {exc.strerror}") from None
                 port = server.add_secure_port(cfg.tcp_address, creds)
+                if not cfg.tcp_tls_ca:
+                    self.log.warning(
+                        "[grpc] tcp_address %s: TLS without tcp_tls_ca: any client is accepted "
+                        "(no client certificate is asked for)",
+                        cfg.tcp_address,
+                    )
             else:
                 port = server.add_insecure_port(cfg.tcp_address)
+                self.log.warning(
+                    "[grpc] tcp_address %s: plain TCP without TLS: any local user (and anyone who can "
+                    "reach the port) can connect and call every TCP service",
+                    cfg.tcp_address,
+                )
         except (OSError, RuntimeError) as exc:
             raise HostError(f"[grpc] tcp_address {cfg.tcp_address}: {exc}") from None
         if port == 0:
@@ -294,12 +322,9 @@ class Host:
                 svc.register_ttrpc(server)
         path = os.path.abspath(cfg.ttrpc.address)
         _prepare_socket(path)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            sock.bind(path)
-            sock.listen(128)
+            sock = socket.socket(fileno=unixsock.bind_unix(path).detach())
         except OSError as exc:
-            sock.close()
             raise HostError(f"{path}: cannot listen for ttrpc: {exc.strerror}") from None
         self._sockets.append(path)
         _own_socket(path, cfg.grpc.uid, cfg.grpc.gid)
@@ -338,10 +363,16 @@ class Host:
         if self._stopping:
             return
         self._stopping = True
-        health = self._health()
-        if health is not None:
-            with contextlib.suppress(Exception):
-                await health.shutting_down()
+        # Health turns NOT_SERVING; the exchange ends its subscriptions, which
+        # never finish by themselves and would hold the graceful stop for the
+        # whole grace (queued events are still delivered; a call arriving
+        # later is refused just as the stopping servers would refuse it).
+        for instance in self._instances():
+            if isinstance(instance, StoppingHook):
+                try:
+                    await instance.shutting_down()
+                except Exception as exc:
+                    self.log.warning("stopping: %s.shutting_down failed: %s", type(instance).__qualname__, exc)
         waits: list[Awaitable[Any]] = []
         if self._grpc is not None:
             waits.append(self._grpc.stop(grace))
@@ -352,14 +383,6 @@ class Host:
                 waits.append(asyncio.wait_for(self._ttrpc.shutdown(), grace))
             else:
                 self._ttrpc.close()
-        # Subscriptions never finish by themselves and would hold the graceful
-        # stop for the whole grace: end them first (queued events are still
-        # delivered). A call arriving after this is refused by the closed
-        # exchange just as the stopping servers would refuse it.
-        if self.result is not None:
-            for p in self.result.plugins:
-                if isinstance(p.instance, Exchange):
-                    await p.instance.close()
         for r in await asyncio.gather(*waits, return_exceptions=True):
             if isinstance(r, BaseException):
                 self.log.warning("stopping: in-flight calls cut short: %r", r)
@@ -369,7 +392,7 @@ class Host:
             with contextlib.suppress(BaseException):
                 await self._ttrpc_task
         for path in self._sockets:
-            _remove_socket(path)
+            unixsock.remove_socket(path)
         self._sockets.clear()
         await self._close_plugins()
         self._stopped.set()

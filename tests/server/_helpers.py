@@ -309,3 +309,68 @@ def events_subscribe(ch: grpc.Channel) -> grpc.UnaryStreamMultiCallable[epb.Subs
 def echo_say(ch: grpc.Channel) -> grpc.UnaryUnaryMultiCallable[bytes, bytes]:
     """The test distribution's Echo/Say, served on TCP (raw bytes both ways)."""
     return ch.unary_unary("/shimtypes.test.Echo/Say")
+
+
+@dataclass(frozen=True)
+class OtherUser:
+    """A throwaway system user (made with useradd for the test session)."""
+
+    name: str
+    uid: int
+    gid: int
+
+
+def make_user(name: str) -> OtherUser:
+    import pwd
+
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin", name],
+        check=True,
+        capture_output=True,
+    )
+    entry = pwd.getpwnam(name)
+    return OtherUser(name, entry.pw_uid, entry.pw_gid)
+
+
+def remove_user(user: OtherUser) -> None:
+    subprocess.run(["userdel", user.name], check=False, capture_output=True)
+
+
+# The interpreter may live where another user cannot read it (pyenv under
+# /root): start it as root, import everything the host will need, then drop to
+# the user for good before any of the CLI's code runs. From there on the process
+# is that user for every file and socket it touches.
+_AS_OTHER_USER = """
+import importlib, os, pkgutil, sys
+import asyncio, argparse, logging, signal, tomllib, uuid, importlib.metadata, selectors
+import grpc, grpc.aio, msgspec, email.parser, email.feedparser, email.message, email.policy, csv, zipfile, json
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+import google.protobuf.empty_pb2, google.protobuf.any_pb2, google.protobuf.wrappers_pb2
+import impl, shimtypes, shimtypes.pb
+for pkg in (impl, shimtypes):
+    for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
+        if not m.name.startswith("impl.shim") and not m.name.endswith("__main__"):
+            importlib.import_module(m.name)
+os.setgroups([])
+os.setgid({gid})
+os.setuid({uid})
+assert os.geteuid() == {uid} and os.getegid() == {gid}
+from impl.cli import main
+main(sys.argv[1:])
+"""
+
+
+def as_user(user: OtherUser) -> tuple[str, ...]:
+    """``python_args`` running the ``shimtypes`` CLI as ``user``."""
+    return ("-c", _AS_OTHER_USER.format(uid=user.uid, gid=user.gid))
+
+
+def shared_dir(prefix: str, owner: OtherUser | None = None, mode: int = 0o755) -> Path:
+    """A new directory in the system temp dir, ``owner``'s (else root's), with ``mode``."""
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(d, mode)
+    if owner is not None:
+        os.chown(d, owner.uid, owner.gid)
+    return d

@@ -2,13 +2,44 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ._helpers import Sockets, write_distribution, write_test_plugins
+from ._helpers import OtherUser, Sockets, make_user, remove_user, shared_dir, write_distribution, write_test_plugins
+
+
+@pytest.fixture(scope="session")
+def users() -> Iterator[tuple[OtherUser, OtherUser]]:
+    """Two throwaway system users, removed at the end: a host's, and an intruder."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create users")  # a failure in CI (skips are)
+    tag = f"{os.getpid() % 100000:05d}"
+    made: list[OtherUser] = []
+    try:
+        made.append(make_user(f"sth{tag}h"))
+        made.append(make_user(f"sth{tag}x"))
+        yield made[0], made[1]
+    finally:
+        for user in made:
+            remove_user(user)
+
+
+@pytest.fixture(scope="session")
+def readable_plugin_path() -> Iterator[Path]:
+    """The good test distribution where any user can import it."""
+    root = shared_dir("sthp-")
+    try:
+        write_test_plugins(root / "dists")
+        for p in (root, *root.rglob("*")):
+            os.chmod(p, 0o755 if p.is_dir() else 0o644)
+        yield root / "dists"
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from impl.server import INTROSPECTION_SERVICE, default_config
 from impl.ttrpc import Client
 from shimtypes.pb.introspection_pb2 import PluginsResponse
 
-from ._helpers import REPO, HostProcess, Sockets, echo_say, host_env, run_cli, start_host, tcp_port, write_distribution
+from ._helpers import REPO, HostProcess, OtherUser, as_user, shared_dir, Sockets, echo_say, host_env, run_cli, start_host, tcp_port, write_distribution
 
 T = "io.shimtypes.test.v1"
 
@@ -202,25 +202,27 @@ def test_tcp_service_with_mutual_tls(sockets: Sockets, good_plugin_path: Path) -
         assert h.terminate() == 0, h.stderr_text
 
 
-# Runs the CLI as a non-root user would see it (tests run as root here, and
-# root's defaults are the machine-wide /run/shimtypes, which a test must not take).
-_AS_USER = ("-c", "import os; os.geteuid = lambda: 1000; from impl.cli import main; main()")
-
-
-def test_serve_with_no_config_file_uses_the_embedded_defaults(tmp_path: Path, good_plugin_path: Path) -> None:
-    with tempfile.TemporaryDirectory(prefix="sthx-") as run:
-        env = {"XDG_RUNTIME_DIR": run, "XDG_DATA_HOME": str(tmp_path / "data")}
-        sock = Path(run) / "shimtypes" / "shimtypes.sock"
-        h = HostProcess(None, good_plugin_path, python_args=_AS_USER, env=env)
+def test_serve_with_no_config_file_uses_the_embedded_defaults(
+    users: tuple[OtherUser, OtherUser], readable_plugin_path: Path
+) -> None:
+    # A real non-root user (root's defaults are the machine-wide /run/shimtypes,
+    # which a test must not take).
+    user = users[0]
+    run = shared_dir("sthx-", user, 0o700)
+    data_parent = shared_dir("sthd-", user, 0o700)
+    try:
+        env = {"XDG_RUNTIME_DIR": str(run), "XDG_DATA_HOME": str(data_parent / "data")}
+        sock = run / "shimtypes" / "shimtypes.sock"
+        h = HostProcess(None, readable_plugin_path, python_args=as_user(user), env=env)
         try:
             h.wait_ready()
             ready = h.stdout_lines[-1]
             assert f"grpc {sock}," in ready and f"ttrpc {sock}.ttrpc " in ready, ready
-            assert (tmp_path / "data" / "shimtypes").is_dir()  # root, under $XDG_DATA_HOME
+            assert (data_parent / "data" / "shimtypes").is_dir()  # root, under $XDG_DATA_HOME
             # ``plugins ls`` with no --address finds the host on the same defaults.
             ls = subprocess.run(
-                [sys.executable, *_AS_USER, "plugins", "ls", "id==echo"],
-                env={**host_env(good_plugin_path), **env}, capture_output=True, text=True, timeout=60, cwd=REPO,
+                [sys.executable, *as_user(user), "plugins", "ls", "id==echo"],
+                env={**host_env(readable_plugin_path), **env}, capture_output=True, text=True, timeout=60, cwd=REPO,
             )
             assert ls.returncode == 0, ls.stderr
             assert ls.stdout.splitlines()[1].split() == [T, "echo", "linux/amd64,linux/arm64/v8", "ok"]
@@ -228,6 +230,9 @@ def test_serve_with_no_config_file_uses_the_embedded_defaults(tmp_path: Path, go
             code = h.terminate()
         assert code == 0, h.stderr_text
         assert not sock.exists() and not Path(f"{sock}.ttrpc").exists()
+    finally:
+        shutil.rmtree(run, ignore_errors=True)
+        shutil.rmtree(data_parent, ignore_errors=True)
 
 
 def test_root_defaults_use_run_with_a_writable_fallback(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import string
 from pathlib import Path
 
@@ -138,3 +139,49 @@ def test_missing_config_file_exits_2(tmp_path: Path) -> None:
     r = run_cli(["serve", "--config", str(tmp_path / "nope.toml")], None)
     assert r.returncode == 2
     assert r.stderr.strip() == f"shimtypes: config {tmp_path / 'nope.toml'}: cannot read: No such file or directory"
+
+
+def _toml(value: object) -> str:
+    """An inline TOML value (json's string escapes are TOML's too)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    assert isinstance(value, dict)
+    return "{" + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + "}"
+
+
+_scalar = st.one_of(
+    st.integers(-(2**63), 2**63 - 1), st.booleans(), st.text(max_size=6), st.floats(allow_nan=False, allow_infinity=False)
+)
+_value = st.recursive(_scalar, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_ident, inner, max_size=3), max_leaves=8)
+_keys = st.sampled_from(
+    ["version", "root", "state", "disabled_plugins", "required_plugins", "grpc", "ttrpc", "plugins", "source", "colour"]
+)
+_grpc_keys = st.sampled_from(["address", "uid", "gid", "max_recv_message_size", "tcp_address", "tcp_tls_ca", "adress"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    top=st.dictionaries(_keys, _value, max_size=4),
+    grpc=st.none() | st.dictionaries(_grpc_keys, _value, max_size=3),
+)
+def test_any_document_is_a_config_or_one_config_error(top: dict[str, object], grpc: dict[str, object] | None) -> None:
+    doc = dict(top)
+    if grpc is not None:
+        doc["grpc"] = grpc
+    text = "".join(f"{json.dumps(k)} = {_toml(v)}\n" for k, v in doc.items())
+    try:
+        cfg = parse_config(text, "<fuzz>")
+    except ConfigError as exc:
+        msg = str(exc)
+        assert "\n" not in msg and msg.startswith("config <fuzz>: "), msg
+        assert exc.source == "<fuzz>"
+        return
+    assert cfg.source == "<fuzz>" and cfg.version == 2
+    assert isinstance(cfg.grpc.uid, int) and not isinstance(cfg.grpc.uid, bool)
+    assert all(isinstance(u, str) for u in cfg.disabled_plugins)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from impl.server import EventFilterError, Exchange, ExchangeClosed, InvalidEvent, SubscriberOverflow
-from impl.server._exchange import parse_filters
+from impl.server._builtins._exchange import parse_filters
 from shimtypes import Publisher
 from shimtypes.pb.events_pb2 import Envelope
 from shimtypes.pb.task_events_pb2 import TaskExit, TaskStart

@@ -18,7 +18,8 @@ import pytest
 from google.protobuf.empty_pb2 import Empty
 from grpc_health.v1 import health_pb2  # type: ignore[import-untyped]
 
-from impl.server import INTROSPECTION_SERVICE, format_plugins, status_of
+from impl.cli._table import format_plugins
+from impl.server import INTROSPECTION_SERVICE, status_of
 from impl.ttrpc import Client, Code, EventsClient, TTRPCError
 from shimtypes.pb import events_service_pb2 as epb
 from shimtypes.pb.events_pb2 import Envelope, ForwardRequest

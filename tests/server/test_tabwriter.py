@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from impl.server import tabwrite
+from impl.cli._table import tabwrite
 
 GO_PROGRAM = """
 package main

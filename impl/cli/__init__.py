@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:  # the commands import lazily: ``--help`` stays fast
-    from impl.loader import ConfigError as PluginConfigError
     from impl.plugin import Registry
     from impl.server import Config, Host
     from shimtypes.pb.introspection_pb2 import Plugin as PluginInfo
@@ -76,12 +75,15 @@ def _setup_logging(level: str) -> None:
 
 
 def _config(path: str | None) -> Config:
-    from impl.server import ConfigError, load_config
+    """The config, its directories checked before any plugin module is imported."""
+    from impl.server import DirectoryError, check_directories, load_config
 
+    config = load_config(path)  # a ConfigError is exit 2 (main)
     try:
-        return load_config(path)
-    except ConfigError as exc:
+        check_directories(config)
+    except DirectoryError as exc:
         raise _Fail(str(exc), 2) from None
+    return config
 
 
 def _registry() -> Registry:
@@ -93,16 +95,10 @@ def _registry() -> Registry:
     return registry
 
 
-def _plugin_config_error(exc: PluginConfigError, source: str) -> _Fail:
-    """The loader's error in the host config's one-line form."""
-    where = f'key "{exc.key}"' if exc.key else "section"
-    return _Fail(f'config {source}: [plugins."{exc.uri}"] {where}: {exc.problem}', 2)
-
-
 async def _load(host: Host, *, serve: bool) -> None:
-    from impl.loader import ConfigError as PluginConfigError
+    from impl.loader import ConfigError
     from impl.plugin import PluginError
-    from impl.server import HostError
+    from impl.server import DirectoryError, HostError
 
     progress: _Progress | None = None
     loader_log = host.log.getChild("loader")
@@ -114,8 +110,10 @@ async def _load(host: Host, *, serve: bool) -> None:
             await host.start()
         else:
             await host.load()
-    except PluginConfigError as exc:
-        raise _plugin_config_error(exc, host.config.source) from None
+    except ConfigError:
+        raise  # exit 2 (main)
+    except DirectoryError as exc:  # refusing is a setup error, like a bad config
+        raise _Fail(str(exc), 2) from None
     except (PluginError, HostError) as exc:  # LoadError, a dependency cycle, ...
         raise _Fail(str(exc), 1) from None
     finally:
@@ -133,7 +131,9 @@ def _print(text: str) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from impl.server import Host, describe, format_plugins
+    from impl.server import Host, describe
+
+    from ._table import format_plugins
 
     config = _config(args.config)
     host = Host(config, _registry())
@@ -159,7 +159,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins_ls(args: argparse.Namespace) -> int:
-    from impl.server import format_plugins, format_plugins_detailed
+    from ._table import format_plugins, format_plugins_detailed
 
     if args.config is not None:
         infos = _offline(args)
@@ -250,9 +250,11 @@ def _unreachable(address: str, why: str) -> str:
 
 
 def cmd_plugins_graph(args: argparse.Namespace) -> int:
-    from impl.server import render_dot, render_mermaid
+    from impl.server import load_config
 
-    config = _config(args.config)
+    from ._graph import render_dot, render_mermaid
+
+    config = load_config(args.config)  # only drawn: no directory is used
     registry = _registry()
     disabled = set(config.disabled_plugins)
     regs = list(registry)
@@ -316,13 +318,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # --help exits here, before any import
     _setup_logging(args.log_level)
+    from impl.loader import ConfigError
+
     try:
         code = args.func(args)
     except _Fail as exc:
         sys.stderr.write(f"{PROG}: {exc}\n")
         code = exc.code
+    except ConfigError as exc:
+        sys.stderr.write(f"{PROG}: {exc}\n")
+        code = 2
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:
@@ -330,6 +337,3 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         sys.stderr.close()
     sys.exit(code)
 
-
-if __name__ == "__main__":
-    main()

@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
+from impl import errdefs
+
 __all__ = ["FilterError", "compile_filters"]
 
 T = TypeVar("T")
@@ -24,7 +26,7 @@ _CLAUSE_RE = re.compile(
 )
 
 
-class FilterError(ValueError):
+class FilterError(errdefs.InvalidArgument, ValueError):
     """A filter that does not parse or names an unknown field."""
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from shimtypes.pb.introspection_pb2 import Plugin as PluginInfo
 
-from ._introspection import format_platform, status_of
+from impl.server import format_platform, status_of
 
 __all__ = ["format_plugins", "format_plugins_detailed", "tabwrite"]
 

@@ -8,13 +8,14 @@ with ``SubscriberOverflow`` rather than letting the host's memory grow.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from google.protobuf.any_pb2 import Any as AnyPB
 from google.protobuf.message import Message
 
+from impl import errdefs
+from impl.envelope import envelope_problem
 from shimtypes.pb.events_pb2 import Envelope
 
 from ._filters import FilterError, compile_filters
@@ -32,25 +33,21 @@ __all__ = [
 
 DEFAULT_NAMESPACE = "default"
 _QUEUE_LIMIT = 4096
-# containerd's identifiers (namespaces, topic components): alphanumeric runs
-# joined by single separators, at most 76 characters.
-_IDENTIFIER_RE = re.compile(r"[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*")
-_IDENTIFIER_MAX = 76
 
 
-class InvalidEvent(ValueError):
+class InvalidEvent(errdefs.InvalidArgument, ValueError):
     """An envelope containerd would refuse (InvalidArgument)."""
 
 
-class EventFilterError(ValueError):
+class EventFilterError(errdefs.InvalidArgument, ValueError):
     """A subscription filter that does not parse (InvalidArgument)."""
 
 
-class ExchangeClosed(Exception):
-    """The host is shutting down; no more events."""
+class ExchangeClosed(errdefs.Unavailable):
+    """The host is shutting down; no more events (Unavailable)."""
 
 
-class SubscriberOverflow(Exception):
+class SubscriberOverflow(errdefs.ResourceExhausted):
     """The subscriber fell more than the queue limit behind and was dropped."""
 
 
@@ -70,28 +67,10 @@ def parse_filters(filters: Sequence[str]) -> Matcher:
         raise EventFilterError(str(exc)) from None
 
 
-def _identifier_problem(s: str) -> str | None:
-    if not s:
-        return "must not be empty"
-    if len(s) > _IDENTIFIER_MAX:
-        return f"is longer than {_IDENTIFIER_MAX} characters"
-    if not _IDENTIFIER_RE.fullmatch(s):
-        return "must be letters and digits, with single '.', '_' or '-' between them"
-    return None
-
-
 def validate_envelope(env: Envelope) -> None:
-    """containerd's checks before dispatching: identifiers, and a timestamp."""
-    if problem := _identifier_problem(env.namespace):
-        raise InvalidEvent(f"invalid namespace {env.namespace!r}: {problem}")
-    if not env.topic.startswith("/") or len(env.topic) < 2:
-        raise InvalidEvent(f"invalid topic {env.topic!r}: must start with '/' and have a component")
-    for component in env.topic[1:].split("/"):
-        if problem := _identifier_problem(component):
-            raise InvalidEvent(f"invalid topic {env.topic!r}: component {component!r} {problem}")
-    ts = env.timestamp
-    if not env.HasField("timestamp") or (ts.seconds == 0 and ts.nanos == 0):
-        raise InvalidEvent(f"invalid envelope for {env.topic}: timestamp must be set")
+    """containerd's checks before dispatching (``impl.envelope``); InvalidEvent."""
+    if problem := envelope_problem(env):
+        raise InvalidEvent(problem)
 
 
 class Subscription:
@@ -184,6 +163,11 @@ class Exchange:
     @property
     def subscriber_count(self) -> int:
         return len(self._subscribers)
+
+    async def shutting_down(self) -> None:
+        """The host stops: end the subscriptions, which would otherwise hold a
+        graceful stop for its whole grace (queued events are still delivered)."""
+        await self.close()
 
     async def close(self) -> None:
         """End every subscription; later publishes raise ExchangeClosed."""

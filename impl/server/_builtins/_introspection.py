@@ -1,6 +1,6 @@
 """The introspection plugin: what loaded, in init order, and why not.
 
-Served over gRPC and ttrpc as containerd.services.introspection.v1, so
+Served over gRPC and ttrpc (both bindings here) as containerd.services.introspection.v1, so
 ``ctr plugins ls`` and ``shimtypes plugins ls`` read the same answer.
 """
 
@@ -11,12 +11,15 @@ import uuid as uuidlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from google.protobuf.empty_pb2 import Empty
+
 from impl.plugin import InitContext, Plugin, PluginSet, Registration
 from shimtypes import GRPC_PLUGIN, GRPCServer, TTRPCMethodContext, TTRPCServer
 from shimtypes.pb.introspection_pb2 import Plugin as PluginInfo
 from shimtypes.pb.introspection_pb2 import PluginsRequest, PluginsResponse, ServerResponse
 from shimtypes.pb.platform_pb2 import Platform
 
+from .._status import ttrpc_error
 from ._filters import FilterError, compile_filters
 
 __all__ = [
@@ -105,9 +108,35 @@ class Introspection:
         return ServerResponse(uuid=self.uuid)
 
     def register(self, server: GRPCServer, /) -> None:
-        from ._grpc import introspection_handler
+        import grpc
 
-        server.add_generic_rpc_handlers((introspection_handler(self),))
+        from .._status import abort_grpc
+
+        async def plugins(request: PluginsRequest, context: Any) -> PluginsResponse:
+            try:
+                return self.plugins(request)
+            except FilterError as exc:
+                await abort_grpc(context, exc)
+
+        async def server_info(request: Empty, context: Any) -> ServerResponse:
+            return self.server()
+
+        handler = grpc.method_handlers_generic_handler(
+            INTROSPECTION_SERVICE,
+            {
+                "Plugins": grpc.unary_unary_rpc_method_handler(
+                    plugins,
+                    request_deserializer=PluginsRequest.FromString,
+                    response_serializer=PluginsResponse.SerializeToString,
+                ),
+                "Server": grpc.unary_unary_rpc_method_handler(
+                    server_info,
+                    request_deserializer=Empty.FromString,
+                    response_serializer=ServerResponse.SerializeToString,
+                ),
+            },
+        )
+        server.add_generic_rpc_handlers((handler,))
 
     def register_ttrpc(self, server: TTRPCServer, /) -> None:
         server.register_service(
@@ -115,12 +144,10 @@ class Introspection:
         )
 
     async def _ttrpc_plugins(self, ctx: TTRPCMethodContext, payload: bytes) -> bytes:
-        from impl.ttrpc import Code, TTRPCError
-
         try:
             return self.plugins(PluginsRequest.FromString(payload)).SerializeToString()
         except FilterError as exc:
-            raise TTRPCError(Code.INVALID_ARGUMENT, str(exc)) from None
+            raise ttrpc_error(exc) from None
 
     async def _ttrpc_server(self, ctx: TTRPCMethodContext, payload: bytes) -> bytes:
         return self.server().SerializeToString()
@@ -134,20 +161,33 @@ def introspection_registration() -> Registration[Any]:
 
 
 def _server_uuid(root: str) -> str:
-    """Stable per root directory, as containerd keeps it in its root."""
+    """Stable per root directory, as containerd keeps it in its root.
+
+    Never follows a symlink: read with ``O_NOFOLLOW``, created with
+    ``O_CREAT|O_EXCL`` (which refuses any existing name, a dangling symlink
+    included), so a planted ``uuid`` cannot make the host read or write a
+    file of someone else's choosing.
+    """
     path = os.path.join(root, "uuid")
     try:
-        with open(path, encoding="ascii") as f:
-            value = f.read().strip()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        pass  # missing, or a symlink (ELOOP): make a new one below
+    else:
+        try:
+            value = os.read(fd, 128).decode("ascii", "replace").strip()
+        finally:
+            os.close(fd)
         if value:
             return value
-    except OSError:
-        pass
     value = str(uuidlib.uuid4())
     try:
-        os.makedirs(root, exist_ok=True)
-        with open(path, "w", encoding="ascii") as f:
-            f.write(value + "\n")
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     except OSError:
-        pass  # an unwritable root only costs stability across restarts
+        return value  # unwritable, or something is in the way: only stability across restarts is lost
+    try:
+        os.write(fd, (value + "\n").encode("ascii"))
+    finally:
+        os.close(fd)
     return value

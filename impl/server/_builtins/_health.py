@@ -8,7 +8,7 @@ service name report SERVING. Skipped when grpcio-health-checking is absent.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 from impl.plugin import InitContext, Registration, SkipPlugin
@@ -29,7 +29,7 @@ class Health:
         self._servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._servicer, server)
 
-    async def serving(self, services: Iterable[str]) -> None:
+    async def serving(self, services: Sequence[str], /) -> None:
         if self._servicer is None:
             return
         from grpc_health.v1 import health_pb2

@@ -1,0 +1,70 @@
+"""The version plugin: containerd.services.version.v1, what ``ctr version`` asks.
+
+Both bindings here; the answer is this distribution's version, and the
+revision a build recorded (empty when unknown).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf.empty_pb2 import Empty
+
+from impl.plugin import InitContext, Registration
+from shimtypes import GRPC_PLUGIN, GRPCServer, TTRPCMethodContext, TTRPCServer
+from shimtypes.pb.version_pb2 import VersionResponse
+
+__all__ = ["VERSION_SERVICE", "VersionService", "version_registration"]
+
+VERSION_SERVICE = "containerd.services.version.v1.Version"
+
+
+def _distribution_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("shimtypes")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class VersionService:
+    """The instance of ``io.containerd.grpc.v1.version``."""
+
+    def __init__(self, version: str, revision: str = "") -> None:
+        self.response = VersionResponse(version=version, revision=revision)
+
+    def version(self) -> VersionResponse:
+        return self.response
+
+    def register(self, server: GRPCServer, /) -> None:
+        import grpc
+
+        async def version(request: Empty, context: Any) -> VersionResponse:
+            return self.response
+
+        handler = grpc.method_handlers_generic_handler(
+            VERSION_SERVICE,
+            {
+                "Version": grpc.unary_unary_rpc_method_handler(
+                    version,
+                    request_deserializer=Empty.FromString,
+                    response_serializer=VersionResponse.SerializeToString,
+                ),
+            },
+        )
+        server.add_generic_rpc_handlers((handler,))
+
+    def register_ttrpc(self, server: TTRPCServer, /) -> None:
+        server.register_service(VERSION_SERVICE, {"Version": self._ttrpc_version})
+
+    async def _ttrpc_version(self, ctx: TTRPCMethodContext, payload: bytes) -> bytes:
+        Empty.FromString(payload)
+        return self.response.SerializeToString()
+
+
+def version_registration() -> Registration[Any]:
+    def init(ic: InitContext[Any]) -> VersionService:
+        return VersionService(_distribution_version())
+
+    return Registration(type=GRPC_PLUGIN, id="version", init=init)

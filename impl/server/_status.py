@@ -1,0 +1,36 @@
+"""Domain errors to transport statuses, once for both transports.
+
+The host's plugins raise ``impl.errdefs`` kinds (or exceptions that map to
+one); ``impl.errdefs.code_of`` picks the status, as containerd's
+``errdefs.ToGRPC`` does, and these two functions only spell it per transport.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from impl.errdefs import code_of
+
+if TYPE_CHECKING:
+    from grpc import aio
+
+    from impl.ttrpc import TTRPCError
+
+__all__ = ["abort_grpc", "ttrpc_error"]
+
+
+def ttrpc_error(exc: BaseException) -> TTRPCError:
+    """The ttrpc status for ``exc``: raise it from a ttrpc handler."""
+    from impl.ttrpc import Code, TTRPCError
+
+    return TTRPCError(Code(code_of(exc)), str(exc))
+
+
+async def abort_grpc(context: aio.ServicerContext[Any, Any], exc: BaseException) -> NoReturn:
+    """End a gRPC call with the status for ``exc``."""
+    import grpc
+
+    code = code_of(exc)
+    status = next((s for s in grpc.StatusCode if s.value[0] == code), grpc.StatusCode.UNKNOWN)
+    await context.abort(status, str(exc))
+    raise AssertionError("unreachable: abort raises")  # pragma: no cover
