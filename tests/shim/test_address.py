@@ -18,7 +18,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from impl.shim import SOCKET_PATH_LIMIT, read_address, socket_address, write_address
-from impl.shim._address import AddressInUseError, bind_socket, can_connect, remove_socket
+from impl.shim import AddressInUseError, bind_socket, can_connect, remove_socket
 
 GO_SRC = Path(__file__).resolve().parent.parent / "go"
 
