@@ -19,7 +19,6 @@ def main(argv: list[str]) -> int:
     print(f"binary: {binary} ({time.monotonic() - start:.0f}s)", flush=True)
     tests = _suite.selected(_suite.list_tests(binary))
     runs = []
-    sys.stdout.reconfigure(line_buffering=True)
     for runtime in runtimes:
         r = _suite.run(binary, runtime, tests, _suite.new_tmp())
         runs.append(r)
@@ -27,7 +26,7 @@ def main(argv: list[str]) -> int:
         kept = f"/tmp/ctrdc-last-{runtime}.out"
         with open(kept, "w") as f:
             f.write(r.output)
-        print(f"{runtime}: exit {r.returncode} in {r.seconds:.0f}s (output: {kept}); left behind: {left or 'nothing'}")
+        print(f"{runtime}: exit {r.returncode} in {r.seconds:.0f}s (output: {kept}); left behind: {[x.what for x in left] or 'nothing'}", flush=True)
         _suite.clean_up(r)
     print(_suite.table(runs, tests))
     return 0

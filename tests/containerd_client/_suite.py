@@ -12,6 +12,7 @@ prints the table.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import signal
@@ -61,6 +62,9 @@ EXCLUDED: Mapping[str, str] = {
     "TestCheckpointRestoreWithImagePath": _CRIU,
     "TestCheckpointOnPauseStatus": _CRIU,
 }
+
+ZYGOTE_IDLE = 2
+"""pyrunc's fork server outlives its last shim by this many seconds (default 30)."""
 
 RUN_TIMEOUT = 20 * 60
 """The binary's own -test.timeout; the harness kills it a minute later."""
@@ -138,6 +142,7 @@ def run(binary: Path, runtime: str, tests: Sequence[str], tmp: Path) -> Run:
     write_test_image(archive)
     env = dict(os.environ)
     env.update(
+        SHIMTYPES_ZYGOTE_IDLE=str(ZYGOTE_IDLE),
         TMPDIR=str(tmp / "tmp"),
         TEST_RUNTIME=runtime,
         PATH=f"{bindir}:{env.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}",
@@ -168,6 +173,7 @@ def run(binary: Path, runtime: str, tests: Sequence[str], tmp: Path) -> Run:
             os.killpg(proc.pid, signal.SIGKILL)
             r.returncode = proc.wait()
     r.seconds = time.monotonic() - start
+    _settle(r)
     r.output = log.read_text(errors="replace")
     r.results = parse(r.output)
     return r
@@ -235,6 +241,16 @@ def _processes(r: Run) -> list[tuple[int, str]]:
     return mine
 
 
+def _settle(r: Run, timeout: float = ZYGOTE_IDLE + 10) -> None:
+    """Bounded wait for the run's processes that serve no container (pyrunc's idle zygote) to exit.
+
+    Shims (``-id`` on their command line) are not waited for: one still there is a leak.
+    """
+    deadline = time.monotonic() + timeout
+    while any(" -id " not in cmd for _pid, cmd in _processes(r)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def _mounts(r: Run) -> list[str]:
     with open("/proc/self/mountinfo") as f:
         points = [line.split()[4] for line in f]
@@ -253,29 +269,55 @@ def _runc_state(r: Run) -> list[Path]:
     return left
 
 
-def _cgroups(r: Run) -> list[Path]:
-    left: list[Path] = []
+def _cgroup_namespaces(r: Run) -> list[Path]:
+    """The per-namespace cgroup directories (``/<ns>`` in each hierarchy) runc made for the run."""
     base = Path("/sys/fs/cgroup")
-    hierarchies = [p for p in base.iterdir() if p.is_dir() and not p.is_symlink()] if base.is_dir() else []
-    for ns in namespaces_used(r):
-        for h in hierarchies:
-            d = h / ns
-            if d.is_dir() and any(c.is_dir() for c in d.iterdir()):
-                left.extend(c for c in sorted(d.iterdir()) if c.is_dir())
-    return left
+    if not base.is_dir():
+        return []
+    hierarchies = [p for p in base.iterdir() if p.is_dir() and not p.is_symlink()]
+    found = [h / ns for ns in namespaces_used(r) for h in hierarchies]
+    return [d for d in found if d.is_dir()]
 
 
-def leftovers(r: Run) -> list[str]:
-    """Everything the run left behind, one line each (empty: clean)."""
-    found = [f"process {pid}: {cmd}" for pid, cmd in _processes(r)]
-    found += [f"shim socket {s}" for s in sorted(set(_SHIM_SOCKET.findall(r.output))) if os.path.exists(s)]
-    found += [f"mount {m}" for m in _mounts(r)]
-    found += [f"runc state {p}" for p in _runc_state(r)]
-    found += [f"cgroup {p}" for p in _cgroups(r)]
+def _cgroups(r: Run) -> list[Path]:
+    """Container cgroups left in the run's namespaces (the empty namespace level itself is runc's habit)."""
+    return [c for d in _cgroup_namespaces(r) for c in sorted(d.iterdir()) if c.is_dir()]
+
+
+@dataclass(frozen=True)
+class Leftover:
+    what: str
+    container: str | None  # the container id it belongs to, when known
+
+
+_ID_ARG = re.compile(r" -id (\S+)")
+
+
+def leftovers(r: Run) -> list[Leftover]:
+    """Everything the run left behind, each with the container it belongs to (empty: clean)."""
+    found = [Leftover(f"process {pid}: {cmd}", m[1] if (m := _ID_ARG.search(cmd)) else None) for pid, cmd in _processes(r)]
+    sockets = {
+        hashlib.sha256(f"{r.address}/{ns}/{id}".encode()).hexdigest(): id
+        for ns in namespaces_used(r)
+        for id in _container_ids(r)
+    }
+    for s in sorted(set(_SHIM_SOCKET.findall(r.output))):
+        if os.path.exists(s):
+            found.append(Leftover(f"shim socket {s}", sockets.get(os.path.basename(s))))
+    found += [Leftover(f"mount {m}", Path(m).parent.name if m.endswith("/rootfs") else None) for m in _mounts(r)]
+    found += [Leftover(f"runc state {p}", p.name) for p in _runc_state(r)]
+    found += [Leftover(f"cgroup {p}", p.name) for p in _cgroups(r)]
     bundles = r.tmp / "state" / "io.containerd.runtime.v2.task"
     if bundles.is_dir():
-        found += [f"bundle {b}" for b in sorted(bundles.glob("*/*"))]
+        found += [Leftover(f"bundle {b}", b.name) for b in sorted(bundles.glob("*/*"))]
     return found
+
+
+def _container_ids(r: Run) -> set[str]:
+    """Container ids the tests use: mostly the test's name (subtests: "/" becomes "_")."""
+    ids = set(r.results)
+    ids |= {m[1].replace("/", "_") for m in re.finditer(r"^=== RUN\s+(Test\S+)$", r.output, re.M)}
+    return ids | {"c" * 64}  # TestShimSockLength
 
 
 def clean_up(r: Run) -> None:
@@ -302,15 +344,14 @@ def clean_up(r: Run) -> None:
                     pass
     for m in sorted(_mounts(r), key=len, reverse=True):
         subprocess.run(["umount", "-l", m], capture_output=True)
-    for c in _cgroups(r):
-        for sub in sorted(c.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-            if sub.is_dir():
-                try:
-                    sub.rmdir()
-                except OSError:
-                    pass
+    for d in _cgroup_namespaces(r):
+        for sub in sorted((p for p in d.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+            try:
+                sub.rmdir()
+            except OSError:
+                pass
         try:
-            c.rmdir()
+            d.rmdir()
         except OSError:
             pass
     for s in set(_SHIM_SOCKET.findall(r.output)):

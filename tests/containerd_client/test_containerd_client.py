@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 import pytest
 
 from . import _suite
-from ._suite import PYRUNC, RUNC, Run
+from ._suite import PYRUNC, RUNC, Leftover, Run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3 * _suite.RUN_TIMEOUT)]
 
@@ -28,6 +28,11 @@ KNOWN_GAPS: Mapping[str, str] = {
     "TestKillContainerDeletedByRunc": "Kill of a container whose runc state is gone must answer NotFound",
     "TestShimInCgroup": "the shim does not move itself into the ShimCgroup runtime option's cgroup",
     "TestContainerKillInitPidHost": "with the host's PID namespace, killing init must kill the whole cgroup",
+}
+
+KNOWN_LEAKS: Mapping[str, str] = {
+    # issue 13: containers pyrunc leaves behind (shim, runc state, rootfs mount, cgroups, bundle).
+    "TestContainerExecLargeOutputWithTTY": "after its failed TTY exec the container is never cleaned up",
 }
 
 SUITE_BUDGET = 30 * 60
@@ -44,7 +49,7 @@ def _missing_requirement() -> str | None:
 
 
 class Runs:
-    def __init__(self, tests: list[str], build_seconds: float, runc: Run, pyrunc: Run, left: dict[str, list[str]]) -> None:
+    def __init__(self, tests: list[str], build_seconds: float, runc: Run, pyrunc: Run, left: dict[str, list[Leftover]]) -> None:
         self.tests, self.build_seconds, self.runc, self.pyrunc = tests, build_seconds, runc, pyrunc
         self.left = left  # per runtime: what the run left behind, checked before clean-up
 
@@ -62,7 +67,7 @@ def runs() -> Iterator[Runs]:
     build_seconds = time.monotonic() - start
     tests = _suite.selected(_suite.list_tests(binary))
     done: list[Run] = []
-    left: dict[str, list[str]] = {}
+    left: dict[str, list[Leftover]] = {}
     try:
         for runtime in (RUNC, PYRUNC):
             tmp = _suite.new_tmp()
@@ -119,10 +124,18 @@ def test_known_gaps_still_fail(runs: Runs) -> None:
     assert not not_runc, f"the Go shim does not pass gap tests {not_runc}: the gap is unmeasured"
 
 
-@pytest.mark.parametrize("runtime", [RUNC, PYRUNC])
-def test_nothing_left_behind(runs: Runs, runtime: str) -> None:
-    """No process, shim socket, mount, runc state, cgroup or bundle of the run survives it."""
-    assert runs.left[runtime] == [], "\n".join(runs.left[runtime])
+def test_runc_leaves_nothing_behind(runs: Runs) -> None:
+    """No process, shim socket, mount, runc state, cgroup or bundle of the Go shim's run survives it."""
+    assert runs.left[RUNC] == [], "\n".join(x.what for x in runs.left[RUNC])
+
+
+def test_pyrunc_leaves_nothing_behind_but_known_leaks(runs: Runs) -> None:
+    """pyrunc's run leaves nothing but KNOWN_LEAKS' containers, and each of those still leaks."""
+    left = runs.left[PYRUNC]
+    unexpected = [x.what for x in left if x.container not in KNOWN_LEAKS]
+    assert not unexpected, "\n".join(unexpected)
+    fixed = [id for id in KNOWN_LEAKS if not any(x.container == id for x in left)]
+    assert not fixed, f"pyrunc no longer leaks {fixed}: remove them from KNOWN_LEAKS"
 
 
 def test_fits_ci_budget(runs: Runs) -> None:
