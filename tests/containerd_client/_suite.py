@@ -55,6 +55,8 @@ EXCLUDED: Mapping[str, str] = {
     "TestImageUsage": _NETWORK + " (k8s.gcr.io/pause:3.6, all platforms)",
     "TestImageSupportedBySnapshotter_Error": _NETWORK + " (a Windows image)",
     "TestLeaseResources": _NETWORK + " (k8s.gcr.io/pause:3.6)",
+    "TestContentClient": "content-store suite, no runtime involved; its CommitErrorState subtest fails about one"
+    " run in five on either runtime (abort: unlinkat <root>/.../ingest/<digest>: directory not empty)",
     "TestCheckpointRestorePTY": _CRIU,
     "TestCheckpointRestore": _CRIU,
     "TestCheckpointRestoreNewContainer": _CRIU,
@@ -66,7 +68,7 @@ EXCLUDED: Mapping[str, str] = {
 ZYGOTE_IDLE = 2
 """pyrunc's fork server outlives its last shim by this many seconds (default 30)."""
 
-RUN_TIMEOUT = 20 * 60
+RUN_TIMEOUT = 10 * 60
 """The binary's own -test.timeout; the harness kills it a minute later."""
 
 
@@ -191,7 +193,7 @@ def parse(output: str) -> dict[str, Result]:
     return results
 
 
-def test_log(output: str, name: str, limit: int = 6000) -> str:
+def go_test_log(output: str, name: str, limit: int = 6000) -> str:
     """The lines ``go test -v`` printed for test ``name`` (its RUN/CONT sections and result block)."""
     lines: list[str] = []
     inside = False

@@ -17,7 +17,7 @@ import pytest
 from . import _suite
 from ._suite import PYRUNC, RUNC, Leftover, Run
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3 * _suite.RUN_TIMEOUT)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2 * (_suite.RUN_TIMEOUT + 60) + 600)]  # both runs and a build
 
 KNOWN_GAPS: Mapping[str, str] = {
     # issue 13 / issue 9: remove a line when pyrunc passes the test.
@@ -31,9 +31,13 @@ KNOWN_GAPS: Mapping[str, str] = {
 }
 
 KNOWN_LEAKS: Mapping[str, str] = {
-    # issue 13: containers pyrunc leaves behind (shim, runc state, rootfs mount, cgroups, bundle).
+    # issue 13: containers pyrunc leaves behind every run (shim, runc state, rootfs mount, cgroups, bundle).
     "TestContainerExecLargeOutputWithTTY": "after its failed TTY exec the container is never cleaned up",
 }
+"""Other KNOWN_GAPS tests may leave their container too, some runs: a test that fails stops at
+t.Fatal and its deferred Delete can find the task still running (TestKillContainerDeletedByRunc:
+pyrunc ignores the runc ``Root`` option, so the test's ``runc delete`` misses the container and
+Kill succeeds). Those are tolerated; anything else left behind fails."""
 
 SUITE_BUDGET = 30 * 60
 """Both runs together, build excluded (CI's whole budget is 90 minutes)."""
@@ -86,7 +90,7 @@ def runs() -> Iterator[Runs]:
 
 
 def _failures(r: Run, names: list[str]) -> str:
-    return "\n\n".join(f"--- {n} ({r.runtime}):\n{_suite.test_log(r.output, n)}" for n in names)
+    return "\n\n".join(f"--- {n} ({r.runtime}):\n{_suite.go_test_log(r.output, n)}" for n in names)
 
 
 def test_every_selected_test_reported(runs: Runs) -> None:
@@ -130,9 +134,9 @@ def test_runc_leaves_nothing_behind(runs: Runs) -> None:
 
 
 def test_pyrunc_leaves_nothing_behind_but_known_leaks(runs: Runs) -> None:
-    """pyrunc's run leaves nothing but KNOWN_LEAKS' containers, and each of those still leaks."""
+    """pyrunc's run leaves nothing but containers of KNOWN_LEAKS (each still leaks) and KNOWN_GAPS tests."""
     left = runs.left[PYRUNC]
-    unexpected = [x.what for x in left if x.container not in KNOWN_LEAKS]
+    unexpected = [x.what for x in left if x.container not in KNOWN_LEAKS and x.container not in KNOWN_GAPS]
     assert not unexpected, "\n".join(unexpected)
     fixed = [id for id in KNOWN_LEAKS if not any(x.container == id for x in left)]
     assert not fixed, f"pyrunc no longer leaks {fixed}: remove them from KNOWN_LEAKS"
