@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from ._image import write_test_image
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,6 +69,9 @@ EXCLUDED: Mapping[str, str] = {
 
 ZYGOTE_IDLE = 2
 """pyrunc's fork server outlives its last shim by this many seconds (default 30)."""
+
+SUMMARY = pytest.StashKey[str]()
+"""Where the pytest run leaves its summary (tests that differ, counts, times) for the terminal."""
 
 RUN_TIMEOUT = 10 * 60
 """The binary's own -test.timeout; the harness kills it a minute later."""
@@ -369,7 +374,7 @@ def new_tmp() -> Path:
     return Path(tempfile.mkdtemp(prefix="ctrdc-", dir="/tmp"))
 
 
-def table(runs: Sequence[Run], tests: Sequence[str]) -> str:
+def table(runs: Sequence[Run], tests: Sequence[str], *, excluded: bool = True) -> str:
     """A markdown table: one row per test, one result (and time) column per run."""
     head = "| test | " + " | ".join(r.runtime for r in runs) + " |"
     rows = [head, "|" + "---|" * (len(runs) + 1)]
@@ -379,7 +384,7 @@ def table(runs: Sequence[Run], tests: Sequence[str]) -> str:
             res = r.results.get(t)
             cells.append("NOTRUN" if res is None else f"{res.outcome} {res.seconds:.2f}s")
         rows.append(f"| {t} | " + " | ".join(cells) + " |")
-    for t, why in EXCLUDED.items():
+    for t, why in EXCLUDED.items() if excluded else ():
         rows.append(f"| {t} | " + " | ".join("excluded" for _ in runs) + f" | {why}")
     counts = []
     for r in runs:

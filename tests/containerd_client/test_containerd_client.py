@@ -62,7 +62,7 @@ class Runs:
 
 
 @pytest.fixture(scope="module")
-def runs() -> Iterator[Runs]:
+def runs(request: pytest.FixtureRequest) -> Iterator[Runs]:
     reason = _missing_requirement()
     if reason is not None:
         pytest.skip(f"containerd client tests: {reason}")
@@ -79,6 +79,11 @@ def runs() -> Iterator[Runs]:
             done.append(r)
             left[runtime] = _suite.leftovers(r)
         result = Runs(tests, build_seconds, done[0], done[1], left)
+        differ = [t for t in tests if len({r.results.get(t, _suite.NORESULT).outcome for r in done}) > 1]
+        request.config.stash[_suite.SUMMARY] = _suite.table(done, differ, excluded=False) + (
+            f"\n{len(tests)} tests run, {len(_suite.EXCLUDED)} excluded (tests/containerd_client/README.md);"
+            f" rows: the tests whose results differ; build or cache hit {build_seconds:.0f}s"
+        )
         table = os.environ.get("SHIMTYPES_CTRD_CLIENT_TABLE")
         if table:
             with open(table, "w") as f:
