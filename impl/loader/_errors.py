@@ -54,7 +54,7 @@ class ConfigError(LoadError):
         self.key = key
         self.problem = problem
         self.source = source
-        self.table = table if table is not None else (f"plugins.{toml_quote(uri)}" if uri else "")
+        self.table: str = table if table is not None else (f"plugins.{toml_quote(uri)}" if uri else "")
         super().__init__(self._render())
 
     def _render(self) -> str:

@@ -32,7 +32,7 @@ class VersionService:
     """The instance of ``io.containerd.grpc.v1.version``."""
 
     def __init__(self, version: str, revision: str = "") -> None:
-        self.response = VersionResponse(version=version, revision=revision)
+        self.response: VersionResponse = VersionResponse(version=version, revision=revision)
 
     def version(self) -> VersionResponse:
         return self.response
