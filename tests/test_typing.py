@@ -417,7 +417,7 @@ def _verifytypes_env(bindir: Path) -> dict[str, str]:
     return env
 
 
-@pytest.mark.parametrize("package", ["shimtypes", "impl"])
+@pytest.mark.parametrize("package", ["shimtypes", "impl", "impl.shim"])
 def test_verifytypes_complete(package: str, tmp_path: Path) -> None:
     """What integrators see: every public symbol fully and unambiguously typed."""
     bindir = tmp_path / "bin"
@@ -434,9 +434,9 @@ def test_verifytypes_complete(package: str, tmp_path: Path) -> None:
         if diag.get("severity") == "error":
             failing.append(f"  {package}: {' '.join(diag['message'].split())}")
     # The checkout under test, not some other copy that happens to be importable.
-    root = completeness.get("packageRootDirectory")
-    if root != str(REPO / package):
-        failing.append(f"  {package}: verified {root!r}, not {str(REPO / package)!r}")
+    where = str(REPO.joinpath(*package.split(".")))
+    if completeness.get("moduleRootDirectory") != where:
+        failing.append(f"  {package}: verified {completeness.get('moduleRootDirectory')!r}, not {where!r}")
     score = completeness["completenessScore"]
     for symbol in completeness.get("symbols", []):
         for diag in symbol.get("diagnostics", []):
