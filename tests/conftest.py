@@ -1,7 +1,8 @@
 """Suite-wide policy: in CI a skipped test is a failed test.
 
 Tests that need root, Go, openssl, ctr, a real containerd or another uid skip
-on a developer's machine that lacks them. CI (the ``CI`` environment variable
+on a developer's machine that lacks them (a test, or a whole module while it
+is collected). CI (the ``CI`` environment variable
 set, as ``.ci/run`` runs it) installs every peer, so a skip there means a real
 peer did not run and the green run would prove less than it claims.
 """
@@ -16,13 +17,28 @@ import pytest
 IN_CI = bool(os.environ.get("CI"))
 
 
+def _fail_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = f"skipped in CI (CI={os.environ['CI']!r}), where every peer must run: {reason}"
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        report.outcome = "failed"
-        report.longrepr = f"skipped in CI (CI={os.environ['CI']!r}), where every peer must run: {reason}"
+        _fail_skip(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """A whole module skipped while collected (``allow_module_level``, ``importorskip``) too."""
+    report = yield
+    if IN_CI and report.skipped:
+        _fail_skip(report)
     return report

@@ -24,6 +24,7 @@ import io
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -215,16 +216,13 @@ def _pyright() -> str:
     return found
 
 
-def _pyright_json(args: list[str], *, pythonpath: bool = True) -> tuple[int, dict[str, object], str]:
-    env = _env()
-    if pythonpath:
-        cmd = [_pyright(), "--pythonpath", sys.executable, "--outputjson", *args]
-    else:
-        # ``--verifytypes`` resolves no package with ``--pythonpath`` (pyright 1.1.414):
-        # it finds this interpreter as the first ``python`` on PATH instead.
-        cmd = [_pyright(), "--outputjson", *args]
-        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+def _pyright_json(
+    args: list[str], *, env: Mapping[str, str] | None = None, cwd: Path = REPO
+) -> tuple[int, dict[str, object], str]:
+    cmd = [_pyright(), "--pythonpath", sys.executable, "--outputjson", *args]
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=dict(env) if env is not None else _env(), capture_output=True, text=True, timeout=TIMEOUT
+    )
     start = proc.stdout.find("{")
     try:
         data = json.loads(proc.stdout[start:]) if start >= 0 else None
@@ -396,14 +394,50 @@ def test_pyright_teeth(pyright_checked: Checked, workspace: Workspace) -> None:
 # -- pyright --verifytypes ---------------------------------------------------
 
 
+def _verifytypes_env(bindir: Path) -> dict[str, str]:
+    """An environment in which pyright's type verifier sees this checkout.
+
+    ``pyright --verifytypes`` (PackageTypeVerifier, pyright 1.1.414) builds
+    its own configuration and ignores ``--pythonpath``: it asks the first
+    ``python3`` (else ``python``) on ``PATH`` for its ``sys.path``. Run
+    without an activated virtualenv, that is the system interpreter, which
+    does not see the project, and every symbol goes missing ("No py.typed
+    file found", 0%). So ``bindir`` gets ``python3`` and ``python`` that run
+    this interpreter, and ``PYTHONPATH`` puts the checkout first: the sources
+    under test are verified however (editable, wheel, not at all) and
+    wherever the project is installed, whatever the caller's ``PATH``.
+    """
+    for name in ("python3", "python"):
+        launcher = bindir / name
+        launcher.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+        launcher.chmod(0o755)
+    env = _env()
+    env["PATH"] = os.pathsep.join([str(bindir), env.get("PATH", os.defpath)])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
 @pytest.mark.parametrize("package", ["shimtypes", "impl", "impl.shim"])
-def test_verifytypes_complete(package: str) -> None:
+def test_verifytypes_complete(package: str, tmp_path: Path) -> None:
     """What integrators see: every public symbol fully and unambiguously typed."""
-    _, data, output = _pyright_json(["--verifytypes", package, "--ignoreexternal"], pythonpath=False)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    _, data, output = _pyright_json(
+        ["--verifytypes", package, "--ignoreexternal"], env=_verifytypes_env(bindir), cwd=tmp_path
+    )
     completeness = data.get("typeCompleteness")
     assert isinstance(completeness, dict), output
-    score = completeness["completenessScore"]
     failing: list[str] = []
+    general = data.get("generalDiagnostics", [])
+    assert isinstance(general, list), output
+    for diag in general:
+        if diag.get("severity") == "error":
+            failing.append(f"  {package}: {' '.join(diag['message'].split())}")
+    # The checkout under test, not some other copy that happens to be importable.
+    where = str(REPO.joinpath(*package.split(".")))
+    if completeness.get("moduleRootDirectory") != where:
+        failing.append(f"  {package}: verified {completeness.get('moduleRootDirectory')!r}, not {where!r}")
+    score = completeness["completenessScore"]
     for symbol in completeness.get("symbols", []):
         for diag in symbol.get("diagnostics", []):
             if diag.get("severity") == "error":

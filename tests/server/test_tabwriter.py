@@ -44,8 +44,8 @@ def go_tabwriter() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="st-tabw-") as d:
         src = Path(d) / "main.go"
         src.write_text(GO_PROGRAM)
-        env = dict(os.environ, GO111MODULE="off", GOFLAGS="")
-        env.setdefault("GOCACHE", str(Path(tempfile.gettempdir()) / f"shimtypes-gocache-{os.geteuid()}"))
+        # The build cache too is private and new (mkdtemp: 0700), never a guessable shared path.
+        env = dict(os.environ, GO111MODULE="off", GOFLAGS="", GOCACHE=str(Path(d) / "gocache"))
         subprocess.run([go, "build", "-o", str(Path(d) / "tabw"), str(src)], check=True, env=env, timeout=120)
         yield Path(d) / "tabw"
 
