@@ -165,6 +165,8 @@ class EventsSink:
         """Seconds each Forward takes: lets a test catch events still queued at exit."""
         self.calls: list[Forwarded] = []
         self._cond = threading.Condition()
+        self._open = threading.Event()
+        self._open.set()
         self._loop = asyncio.new_event_loop()
         self._server = Server()
         self._server.register_service(EVENTS_SERVICE_NAME, {"Forward": self._forward})
@@ -181,6 +183,8 @@ class EventsSink:
 
     async def _forward(self, ctx: TTRPCMethodContext, payload: bytes) -> bytes:
         request = ForwardRequest.FromString(payload)
+        if not self._open.is_set():
+            await asyncio.to_thread(self._open.wait)
         if self.delay:
             await asyncio.sleep(self.delay)  # a slow containerd, not synchronisation
         with self._cond:
@@ -188,12 +192,20 @@ class EventsSink:
             self._cond.notify_all()
         return b""
 
+    def hold(self) -> None:
+        """Answer no Forward until ``release``: events stay undelivered, whatever the clock."""
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Forwarded]:
         with self._cond:
             self._cond.wait_for(lambda: len(self.calls) >= count, timeout)
             return list(self.calls)
 
     def close(self) -> None:
+        self.release()
         if self._thread.is_alive():
             fut = asyncio.run_coroutine_threadsafe(self._server.shutdown(), self._loop)
             fut.result(10)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
+from importlib import metadata
+from pathlib import Path
 
 from .conftest import SHIMPROG, Bundle, connect, terminate
 
@@ -84,12 +85,26 @@ PYRUNC_FORBIDDEN = (
     "hashlib",
     "impl.pyrunc._ops",
 )
-PYRUNC = os.path.join(os.path.dirname(sys.executable), "containerd-shim-pyrunc-v1")
+PYRUNC = "containerd-shim-pyrunc-v1"
 
 
-def pyrunc_imports(b: Bundle, action: str) -> tuple[set[str], bytes]:
+def pyrunc_launcher(directory: Path) -> Path:
+    """A console script for pyrunc's installed entry point that imports only ``sys``.
+
+    The script in the environment's ``bin`` is the installer's, not ours: pip
+    23's template imports ``re`` (and with it ``enum``), pip 25's does not. So
+    the measured launcher is written here from the same entry point, and what
+    is measured is pyrunc's own imports, whatever pip made the environment.
+    """
+    (entry,) = metadata.entry_points(group="console_scripts", name=PYRUNC)
+    script = directory / PYRUNC  # the same argv[0] as the installed one; run as ``python -X importtime SCRIPT``
+    script.write_text(f"import sys\nfrom {entry.module} import {entry.attr}\nsys.exit({entry.attr}())\n")
+    return script
+
+
+def pyrunc_imports(b: Bundle, action: str, launcher: Path) -> tuple[set[str], bytes]:
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", PYRUNC, *b.flags("-bundle", str(b.path)), action],
+        [sys.executable, "-X", "importtime", str(launcher), *b.flags("-bundle", str(b.path)), action],
         cwd=b.path,
         env=b.env,
         stdin=subprocess.DEVNULL,
@@ -104,22 +119,23 @@ def pyrunc_imports(b: Bundle, action: str) -> tuple[set[str], bytes]:
     return names, proc.stdout
 
 
-def test_pyrunc_delete_imports_neither_typing_nor_protobuf(bundle: Bundle) -> None:
+def test_pyrunc_delete_imports_neither_typing_nor_protobuf(bundle: Bundle, tmp_path: Path) -> None:
     from google.protobuf.timestamp_pb2 import Timestamp
 
     from shimtypes.pb.task_pb2 import DeleteResponse
 
     before = Timestamp()
     before.GetCurrentTime()
-    names, out = pyrunc_imports(bundle, "delete")
+    names, out = pyrunc_imports(bundle, "delete", pyrunc_launcher(tmp_path))
     assert _hits(names, PYRUNC_FORBIDDEN) == set()
     response = DeleteResponse.FromString(out)
     assert (response.pid, response.exit_status) == (0, 137)
     assert response.exited_at.ToNanoseconds() >= before.ToNanoseconds()
 
 
-def test_pyrunc_start_imports_neither_typing_nor_protobuf(bundle: Bundle) -> None:
-    names, out = pyrunc_imports(bundle, "start")
+def test_pyrunc_start_imports_neither_typing_nor_protobuf(bundle: Bundle, tmp_path: Path) -> None:
+    # The serving shim re-runs the launcher (sys.orig_argv): it stays in tmp_path until the test ends.
+    names, out = pyrunc_imports(bundle, "start", pyrunc_launcher(tmp_path))
     try:
         assert out.decode() == (bundle.path / "address").read_text()
         assert _hits(names, PYRUNC_FORBIDDEN) == set()

@@ -42,14 +42,12 @@ def expected_address(b: Bundle) -> str:
 
 
 def test_start_prints_only_the_address_and_serves(bundle: Bundle) -> None:
-    began = time.monotonic()
     proc = bundle.run(*bundle.flags(), "start")
-    elapsed = time.monotonic() - began
-    # stdout+stderr is one pipe and run() read it to EOF: the serving child holds neither.
+    # stdout+stderr is one pipe and run() read it to EOF while the serving
+    # child (connected to below) still runs: the child holds neither end.
     assert proc.returncode == 0, proc.stdout
     address = proc.stdout.decode()
     assert address == expected_address(bundle)  # nothing else: no newline, no log
-    assert elapsed < 5, f"start took {elapsed:.2f}s"
     assert (bundle.path / "address").read_text() == address
     assert [p.name for p in bundle.path.iterdir() if p.name.startswith(".address")] == []
     st = os.stat(sock_path(address))
@@ -129,10 +127,8 @@ def test_delete_prints_a_delete_response_and_is_idempotent(bundle: Bundle) -> No
     os.kill(pid, signal.SIGKILL)  # a crashed shim: containerd runs delete
     assert wait_pid_exit(pid, 10)
     for _ in range(2):
-        began = time.monotonic()
         proc = bundle.run(*bundle.flags("-bundle", str(bundle.path)), "delete")
         assert proc.returncode == 0, proc.stdout
-        assert time.monotonic() - began < 5
         resp = DeleteResponse.FromString(proc.stdout)  # stdout is the raw message, nothing else
         assert resp.pid == pid and resp.exit_status == 137
         assert resp.exited_at.seconds > 0
@@ -166,17 +162,21 @@ async def _task_calls(path: str, b: Bundle) -> None:
         await client.close()
 
 
-def test_events_forwarded_in_order_and_flushed_on_sigterm(bundle: Bundle, events_sink: EventsSink) -> None:
+def test_events_forwarded_in_order_and_flushed_on_sigterm(
+    bundle: Bundle, events_sink: EventsSink, log_reader: LogReader
+) -> None:
     bundle.env["TTRPC_ADDRESS"] = events_sink.path
-    events_sink.delay = 0.3
+    events_sink.hold()  # containerd takes no event until the shim is shutting down
     address = bundle.start()
     pid = connect(address, bundle.id).shim_pid
     asyncio.run(_task_calls(sock_path(address), bundle))
-    # The sink takes 0.3 s per Forward, so events are still queued now.
-    already = len(events_sink.calls)
-    terminate(pid)
+    os.kill(pid, signal.SIGTERM)
+    log_reader.wait_for('msg="shim shutting down"')
+    assert events_sink.calls == []  # all three still queued (or in flight) as shutdown began
+    events_sink.release()
+    assert wait_pid_exit(pid, 60)
     calls = events_sink.calls
-    assert already < 3 and len(calls) == 3, "SIGTERM must flush the queue before exiting"
+    assert len(calls) == 3, "SIGTERM must flush the queue before exiting"
     assert [c.request.envelope.topic for c in calls] == ["/tasks/create", "/tasks/start", "/tasks/delete"]
     for call, name in zip(calls, ("TaskCreate", "TaskStart", "TaskDelete")):
         env = call.request.envelope
@@ -290,13 +290,13 @@ def test_publisher_gives_up_within_bounds_when_containerd_is_gone(bundle: Bundle
             await client.close()
 
     asyncio.run(create())
-    began = time.monotonic()
     os.kill(pid, signal.SIGTERM)
-    lines = log_reader.read_until_eof()
-    took = time.monotonic() - began
-    assert took < 8, f"exit took {took:.1f}s; the publisher may hold it 5 s at most"
+    # The shim exits (EOF on its log) having given up on the undeliverable
+    # event by its own bound, which it names; the timeout is only a hang guard.
+    lines = log_reader.read_until_eof(timeout=60)
+    assert wait_pid_exit(pid, 60)
     assert any("forward event /tasks/create" in line and "level=error" in line for line in lines), lines
-    assert any("publisher not closed" in line for line in lines), lines
+    assert any("publisher not closed: 1 event(s) undelivered" in line for line in lines), lines
 
 
 def _serve_directly(b: Bundle, *extra: str) -> subprocess.Popen[bytes]:
@@ -387,7 +387,7 @@ def test_serving_process_is_a_subreaper_and_reaps(bundle: Bundle) -> None:
     finally:
         os.kill(orphan, signal.SIGKILL)
     # Reaped (not left a zombie): /proc/<pid> goes away. No event for that: bounded polling.
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # a hang guard: reaping follows SIGCHLD at once
     while os.path.exists(f"/proc/{orphan}"):
         assert time.monotonic() < deadline, "the orphan was not reaped"
         time.sleep(0.02)
@@ -400,7 +400,7 @@ def test_sigterm_does_not_wait_forever_for_a_blocked_call(
     bundle.env["TTRPC_ADDRESS"] = events_sink.path
     address = bundle.start()
 
-    async def go() -> tuple[float, TTRPCError]:
+    async def go() -> tuple[int, TTRPCError]:
         client = await Client.connect(sock_path(address))
         try:
             task = TaskClient(client)
@@ -408,22 +408,23 @@ def test_sigterm_does_not_wait_forever_for_a_blocked_call(
             await task.create(CreateTaskRequest(id=bundle.id))
             await task.start(StartRequest(id=bundle.id))
             waiting = asyncio.ensure_future(task.wait(WaitRequest(id=bundle.id)))  # never answered
-            await asyncio.sleep(0)  # the Wait task writes its request first
-            # One stream, read in order: once Connect is answered, the shim has the Wait in flight.
-            await task.connect(ConnectRequest(id=bundle.id))
-            began = time.monotonic()
+            # Tasks first run in the order they were scheduled: the Wait request is
+            # written before this Connect on the one stream, which the shim reads in
+            # order, so once Connect is answered the shim has the Wait in flight.
+            await asyncio.ensure_future(task.connect(ConnectRequest(id=bundle.id)))
+            assert not waiting.done()
             os.kill(pid, signal.SIGTERM)
             try:
-                await asyncio.wait_for(waiting, 15)
+                await asyncio.wait_for(waiting, 60)  # a hang guard, not a measurement
             except TTRPCError as exc:
-                return time.monotonic() - began, exc
+                return pid, exc
             raise AssertionError("Wait answered although the task never stopped")
         finally:
             await client.close()
 
-    took, err = asyncio.run(go())
+    pid, err = asyncio.run(go())
     assert err.code == Code.UNAVAILABLE  # the connection closed under it
-    assert took < 3 + 2  # the grace period, and some slack for a loaded machine
+    assert wait_pid_exit(pid, 60)
     lines = log_reader.read_until_eof()
     assert any("closing connections" in line and "level=warning" in line for line in lines), lines
     assert not os.path.exists(sock_path(address))
