@@ -149,8 +149,9 @@ class _Runner:
                 )
             else:
                 address = self._start_shim(flags)
-            if not isinstance(address, str) or not address:
-                raise RuntimeError(f"start_shim returned {address!r}, want a non-empty address")
+            given: object = address  # untyped runtimes exist: check what really came back
+            if not isinstance(given, str) or not given:
+                raise RuntimeError(f"start_shim returned {given!r}, want a non-empty address")
         except Exception as exc:
             return _fail(self.runtime_id, "start", exc)
         sys.stdout.write(address)
