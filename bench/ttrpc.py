@@ -1,6 +1,6 @@
 """ttrpc benchmark: unary echo over one unix-socket connection, side by side.
 
-    python bench/ttrpc.py [--rounds 3] [--duration 1.5]
+    python bench/ttrpc.py [--rounds 3] [--duration 1.5] [--idle 500 | --idle-only]
 
 In one run, with 1 and 16 concurrent callers and 0 B / 4 KiB payloads:
 - servers under the same Go client: Go ttrpc 1.1.1 server vs the Python
@@ -10,6 +10,7 @@ In one run, with 1 and 16 concurrent callers and 0 B / 4 KiB payloads:
 Every peer runs in its own process (2 cores: one client, one server). Each
 message is a BytesValue that the server decodes and re-encodes and the client
 decodes. Rounds are interleaved; the table shows medians of calls/s.
+Then the idle cost: server RSS growth per connection over 500 idle ones.
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ def _go_build(out_dir: Path, package: str) -> Path:
 
 
 @contextmanager
-def _server(args: list[str]) -> Iterator[None]:
+def _server(args: list[str]) -> Iterator[subprocess.Popen[str]]:
     """Run a server process until the block ends; wait for its "ready" line."""
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
@@ -167,7 +168,7 @@ def _server(args: list[str]) -> Iterator[None]:
         line = proc.stdout.readline().strip() if ready else "<nothing in 60s>"
         if line != "ready":
             raise RuntimeError(f"{args[:3]} did not start (printed {line!r}, rc={proc.poll()})")
-        yield
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -187,6 +188,59 @@ def _measure(args: list[str]) -> float:
     return float(result["calls_per_s"])
 
 
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def _idle_cost(pid: int, sock: str, count: int) -> float:
+    """KiB of server RSS per connection: ``count`` connections, each after one
+    echo call (so every per-connection buffer has been used), then idle."""
+    from impl.ttrpc import ClientConnection
+
+    _, request = ClientConnection().send_request(SERVICE, "Echo", wrappers_pb2.BytesValue(value=b"x").SerializeToString())
+    time.sleep(0.2)
+    before = _rss_kib(pid)
+    conns: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(sock)
+            s.sendall(request)
+            conns.append(s)
+        for s in conns:
+            if not s.recv(64):
+                raise RuntimeError("server closed an idle-cost connection")
+        time.sleep(0.5)  # let the server settle (Go: goroutines parked)
+        return (_rss_kib(pid) - before) / count
+    finally:
+        for s in conns:
+            s.close()
+
+
+def _idle_rows(peer: Path, me: list[str], tmp: Path, count: int, rounds: int) -> list[str]:
+    samples: dict[str, list[float]] = {}
+    for r in range(rounds):
+        for name, argv in (
+            ("Go server", [str(peer), "bench-server", "-socket", str(tmp / f"idle-go-{r}.sock")]),
+            ("Py server", [*me, "--role", "py-server", str(tmp / f"idle-py-{r}.sock")]),
+            ("Py server (uvloop)", [*me, "--role", "py-server-uvloop", str(tmp / f"idle-pyu-{r}.sock")]),
+        ):
+            with _server(argv) as proc:
+                samples.setdefault(name, []).append(_idle_cost(proc.pid, argv[-1], count))
+    lines = [
+        f"\nIdle connection cost: server RSS delta over {count} connections, each idle after one call "
+        f"(KiB per connection, median of {rounds}; goal <= 16 KiB)\n",
+        "| server | KiB/conn |",
+        "|---|---:|",
+    ]
+    lines += [f"| {name} | {statistics.median(v):.1f} |" for name, v in samples.items()]
+    return lines
+
+
 def _fmt(x: float) -> str:
     return f"{x:,.0f}"
 
@@ -196,6 +250,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=float, default=1.5, help="seconds measured per run")
     ap.add_argument("--warmup", type=float, default=0.3)
+    ap.add_argument("--idle", type=int, default=500, metavar="N",
+                    help="connections for the idle-cost rows (0: skip them)")
+    ap.add_argument("--idle-only", action="store_true", help="only measure idle connection cost")
     ap.add_argument("--role", help=argparse.SUPPRESS)
     ap.add_argument("role_args", nargs="*", help=argparse.SUPPRESS)
     opts = ap.parse_args()
@@ -208,6 +265,9 @@ def main() -> None:
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ttrpc-bench-")))
         peer = _go_build(tmp, "ttrpcpeer/cmd/peer")
+        if opts.idle_only:
+            print("\n".join(_idle_rows(peer, me, tmp, opts.idle, opts.rounds)))
+            return
         grpcbench = _go_build(tmp, "ttrpcpeer/cmd/grpcbench")
         build_s = time.monotonic() - t0
         socks = {name: str(tmp / f"{name}.sock") for name in ("go", "py", "grpcio", "gogrpc")}
@@ -242,6 +302,8 @@ def main() -> None:
                         samples.setdefault((name, c, p), []).append(_measure(argv(c, p)))
             print(f"round {r + 1}/{opts.rounds} done ({time.monotonic() - t0:.0f}s)", file=sys.stderr)
 
+        idle = _idle_rows(peer, me, tmp, opts.idle, opts.rounds) if opts.idle else []
+
     med = {k: statistics.median(v) for k, v in samples.items()}
     print(f"\nttrpc unary echo, one connection, medians of {opts.rounds} rounds x {opts.duration}s "
           f"(calls/s; go build {build_s:.1f}s, total {time.monotonic() - t0:.0f}s)\n")
@@ -267,11 +329,17 @@ def main() -> None:
         print(f"- {p} B: py-server/go-server {go_r:.2f} (goal >= {SERVER_GOAL_GO}: "
               f"{'met' if go_r >= SERVER_GOAL_GO else 'MISSED'}); py-server/grpcio-server {grpc_r:.2f} "
               f"(goal >= {SERVER_GOAL_GRPCIO}: {'met' if grpc_r >= SERVER_GOAL_GRPCIO else 'MISSED'})")
+    if idle:
+        print("\n".join(idle))
 
 
 def _run_role(role: str, args: list[str]) -> None:
     if role == "py-server":
         asyncio.run(_py_server(args[0]))
+    elif role == "py-server-uvloop":
+        import uvloop
+
+        uvloop.run(_py_server(args[0]))
     elif role == "grpcio-server":
         asyncio.run(_grpcio_server(args[0]))
     elif role in ("py-client", "grpcio-client"):

@@ -19,7 +19,7 @@ from ._codes import Code
 from ._connection import ClientConnection
 from ._errors import ClosedError, LocalProtocolError, MessageTooLargeError, TTRPCError
 from ._events import BadResponse, MessageTooLarge, ResponseReceived
-from ._frame import READ_SIZE
+from ._transport import StreamTransport, read_buffer, stream_transport
 from ._unix import sockaddr
 
 __all__ = ["Client", "Metadata"]
@@ -72,7 +72,19 @@ class Client:
         if isinstance(target, socket.socket):
             _, proto = await loop.create_unix_connection(factory, sock=target)
         else:
-            _, proto = await loop.create_unix_connection(factory, sockaddr(os.fspath(target)))
+            addr = sockaddr(os.fspath(target))
+            if addr.startswith("\0"):
+                # Connected here: uvloop takes no abstract name as a path.
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.setblocking(False)
+                    await loop.sock_connect(sock, addr)
+                except BaseException:
+                    sock.close()
+                    raise
+                _, proto = await loop.create_unix_connection(factory, sock=sock)
+            else:
+                _, proto = await loop.create_unix_connection(factory, addr)
         return cls(proto, loop)
 
     @property
@@ -162,7 +174,7 @@ class _ClientProtocol(asyncio.BufferedProtocol):
 
     def __init__(self, on_close: Callable[[], None] | None) -> None:
         self.conn: ClientConnection = ClientConnection()
-        self.transport: asyncio.Transport | None = None
+        self.transport: StreamTransport | None = None
         self.pending: dict[int, asyncio.Future[bytes]] = {}
         self.lost: bool = False
         self.closing: bool = False
@@ -172,19 +184,18 @@ class _ClientProtocol(asyncio.BufferedProtocol):
         self.out: list[bytes] = []
         self._drain: asyncio.Future[None] | None = None
         self._on_close: Callable[[], None] | None = on_close
-        self._rbuf: memoryview = memoryview(bytearray(READ_SIZE))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = stream_transport(transport)
 
-    # asyncio reads straight into one reused buffer (recv_into) instead of
-    # allocating a fresh 256 KiB bytes object per read (Protocol.data_received).
+    # asyncio reads straight into a reused buffer (recv_into) instead of
+    # allocating a fresh bytes object per read (Protocol.data_received); the
+    # buffer is shared by the thread's connections (see read_buffer).
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self._rbuf
+        return read_buffer()
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(self._rbuf[:nbytes])
+        self.data_received(read_buffer()[:nbytes])
 
     def data_received(self, data: bytes | memoryview) -> None:
         try:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from shimtypes import PeerCredentials, TTRPCMethod
 
 from ._server_protocol import ServerProtocol
-from ._unix import sockaddr
+from ._unix import listen_backlog, sockaddr
 
 __all__ = ["Server"]
 
@@ -81,12 +81,22 @@ class Server:
         loop = asyncio.get_running_loop()
         if self._done is None:
             self._done = asyncio.Event()
+        backlog = listen_backlog()  # also re-listens an inherited socket with it
         if isinstance(target, socket.socket):
-            listener = await loop.create_unix_server(self._protocol, sock=target)
+            listener = await loop.create_unix_server(self._protocol, sock=target, backlog=backlog)
         else:
             addr = sockaddr(os.fspath(target))
-            listener = await loop.create_unix_server(self._protocol, path=addr)
-            if not addr.startswith("\0"):
+            if addr.startswith("\0"):
+                # Bound here: uvloop takes no abstract name as a path.
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.bind(addr)
+                except BaseException:
+                    sock.close()
+                    raise
+                listener = await loop.create_unix_server(self._protocol, sock=sock, backlog=backlog)
+            else:
+                listener = await loop.create_unix_server(self._protocol, path=addr, backlog=backlog)
                 st = os.stat(addr)
                 self._paths.append((addr, st.st_dev, st.st_ino))
         self._listeners.append(listener)

@@ -20,7 +20,7 @@ from ._connection import ServerConnection
 from ._context import MethodContext, metadata_mapping
 from ._errors import MessageTooLargeError, RemoteProtocolError, TTRPCError
 from ._events import BadRequest, MessageTooLarge, RequestReceived
-from ._frame import READ_SIZE
+from ._transport import StreamTransport, read_buffer, stream_transport
 from ._unix import peer_credentials
 
 if TYPE_CHECKING:
@@ -76,7 +76,6 @@ class ServerProtocol(asyncio.BufferedProtocol):
         "_out",
         "_out_size",
         "_flush_scheduled",
-        "_rbuf",
         "_writable",
     )
 
@@ -85,7 +84,7 @@ class ServerProtocol(asyncio.BufferedProtocol):
         self._services = server._services
         self._log = server._log
         self._conn = ServerConnection()
-        self._transport: asyncio.Transport | None = None
+        self._transport: StreamTransport | None = None
         self._queue: deque[_Call] = deque()
         self._workers: set[asyncio.Task[None]] = set()
         self._starting = 0  # workers created that have not run yet
@@ -97,15 +96,13 @@ class ServerProtocol(asyncio.BufferedProtocol):
         self._out: list[bytes] = []
         self._out_size = 0
         self._flush_scheduled = False
-        self._rbuf = memoryview(bytearray(READ_SIZE))
         # Set while the transport accepts writes; cleared by pause_writing.
         self._writable: asyncio.Event | None = None
 
     # asyncio callbacks -------------------------------------------------
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+    def connection_made(self, base: asyncio.BaseTransport) -> None:
+        self._transport = transport = stream_transport(base)
         server = self._server
         sock = transport.get_extra_info("socket")
         if sock is not None:
@@ -134,13 +131,14 @@ class ServerProtocol(asyncio.BufferedProtocol):
             return
         server._conns.add(self)
 
-    # asyncio reads straight into one reused buffer (recv_into) instead of
-    # allocating a fresh 256 KiB bytes object per read (Protocol.data_received).
+    # asyncio reads straight into a reused buffer (recv_into) instead of
+    # allocating a fresh bytes object per read (Protocol.data_received); the
+    # buffer is shared by the thread's connections (see read_buffer).
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self._rbuf
+        return read_buffer()
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(self._rbuf[:nbytes])
+        self.data_received(read_buffer()[:nbytes])
 
     def data_received(self, data: bytes | memoryview) -> None:
         if self._lost or (self._closing and not self._inflight):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from shimtypes import PeerCredentials
 
-__all__ = ["peer_credentials", "require_root", "require_same_user", "require_uid_gid", "sockaddr"]
+__all__ = ["listen_backlog", "peer_credentials", "require_root", "require_same_user", "require_uid_gid", "sockaddr"]
 
 _UCRED = struct.Struct("3i")
 
@@ -50,3 +50,17 @@ def require_uid_gid(uid: int, gid: int) -> Callable[[PeerCredentials], bool]:
         return (uid == -1 or peer.uid == uid) and (gid == -1 or peer.gid == gid)
 
     return check
+
+
+def listen_backlog() -> int:
+    """The kernel's cap on a listen queue (``net.core.somaxconn``), as Go listens.
+
+    asyncio's default of 100 refuses (EAGAIN) a burst of clients that Go's
+    server takes; asking for more than the cap is harmless, the kernel clamps.
+    """
+    try:
+        with open("/proc/sys/net/core/somaxconn", "rb") as f:
+            value = int(f.read().strip())
+    except (OSError, ValueError):
+        return socket.SOMAXCONN
+    return max(1, min(value, 0xFFFF)) if value > 0 else socket.SOMAXCONN

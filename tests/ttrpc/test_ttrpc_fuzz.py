@@ -35,7 +35,7 @@ from impl.ttrpc import (
 from shimtypes import TTRPCMethodContext
 from shimtypes.pb.ttrpc_pb2 import KeyValue, Request, Response
 
-from ._helpers import echo, run, wait_until
+from ._helpers import echo, raw_connect, run, wait_until
 
 BOUND = HEADER_SIZE + MAX_MESSAGE
 
@@ -240,7 +240,7 @@ def test_live_server_answers_only_well_formed_frames(chunks: list[bytes]) -> Non
         server.register_service("s", {"m": echo})
         await server.listen("@" + name[1:])
         try:
-            reader, writer = await asyncio.open_unix_connection(name)
+            reader, writer = await raw_connect("@" + name[1:])
             for chunk in chunks:
                 writer.write(chunk)
             good = await Client.connect("@" + name[1:])
