@@ -1,4 +1,4 @@
-"""impl.ttrpc: a ttrpc server and client speaking Go ttrpc 1.1.1's wire format.
+"""impl.ttrpc: a ttrpc server and client speaking Go ttrpc's wire format (1.1 and 1.2 streams).
 
 Layers: a sans-IO core (``ServerConnection``/``ClientConnection``: bytes in,
 events out), a thin asyncio layer (``Server``/``Client`` over unix sockets),
@@ -22,6 +22,7 @@ from ._errors import (
 from ._events import (
     BadRequest as BadRequest,
     BadResponse as BadResponse,
+    DataReceived as DataReceived,
     Event as Event,
     FrameIgnored as FrameIgnored,
     MessageTooLarge as MessageTooLarge,
@@ -37,14 +38,37 @@ from ._events_service import (
     bind_events_service as bind_events_service,
     register_events_service as register_events_service,
 )
-from ._frame import HEADER_SIZE as HEADER_SIZE, MAX_MESSAGE as MAX_MESSAGE, MessageType as MessageType
+from ._frame import (
+    FLAG_NO_DATA as FLAG_NO_DATA,
+    FLAG_REMOTE_CLOSED as FLAG_REMOTE_CLOSED,
+    FLAG_REMOTE_OPEN as FLAG_REMOTE_OPEN,
+    HEADER_SIZE as HEADER_SIZE,
+    MAX_MESSAGE as MAX_MESSAGE,
+    MessageType as MessageType,
+)
 from ._server import Server as Server
 from ._spec import (
     MethodSpec as MethodSpec,
     ServiceSpec as ServiceSpec,
+    TypedStream as TypedStream,
+    bidi_stream_handler as bidi_stream_handler,
     call_unary as call_unary,
+    client_stream_handler as client_stream_handler,
+    open_bidi_stream as open_bidi_stream,
+    open_client_stream as open_client_stream,
+    open_server_stream as open_server_stream,
+    server_stream_handler as server_stream_handler,
     unary_handler as unary_handler,
     unary_handler_with_context as unary_handler_with_context,
+)
+from ._stream import (
+    CONNECTION_BUFFER as CONNECTION_BUFFER,
+    STREAM_BUFFER as STREAM_BUFFER,
+    ClientStream as ClientStream,
+    ServerStream as ServerStream,
+    StreamClosedError as StreamClosedError,
+    StreamHandler as StreamHandler,
+    StreamMethod as StreamMethod,
 )
 from ._task_service import (
     TASK_SERVICE as TASK_SERVICE,

@@ -18,7 +18,9 @@ from typing import Any
 from ._codes import Code
 from ._connection import ClientConnection
 from ._errors import ClosedError, LocalProtocolError, MessageTooLargeError, TTRPCError
-from ._events import BadResponse, MessageTooLarge, ResponseReceived
+from ._events import BadResponse, DataReceived, MessageTooLarge, ResponseReceived
+from ._frame import FLAG_REMOTE_CLOSED, FLAG_REMOTE_OPEN
+from ._stream import Budget, ClientStream, _Inbox
 from ._transport import StreamTransport, read_buffer, stream_transport
 from ._unix import sockaddr
 
@@ -41,6 +43,20 @@ def _metadata_pairs(metadata: Metadata) -> list[tuple[str, str]]:
         else:
             pairs.extend((key, v) for v in value)
     return pairs
+
+
+def _timeout_nano(timeout: float | None) -> int:
+    """timeout_nano for a timeout in seconds: 0 (none) for None or infinity."""
+    if timeout is None:
+        return 0
+    if timeout != timeout:
+        raise ValueError("ttrpc: timeout is NaN, not a number of seconds")
+    if timeout == math.inf:
+        return 0
+    # 0 on the wire means "no deadline", so never send it for a timeout;
+    # clamp as floats first (int(-inf) raises).
+    ns = int(max(-1e19, min(timeout * 1e9, 1e19))) or (1 if timeout > 0 else -1)
+    return max(min(ns, _INT64_MAX), -_INT64_MAX)
 
 
 class Client:
@@ -120,15 +136,9 @@ class Client:
             raise ClosedError()
         ns = 0
         if timeout is not None:
-            if timeout != timeout:
-                raise ValueError("ttrpc: timeout is NaN, not a number of seconds")
+            ns = _timeout_nano(timeout)
             if timeout == math.inf:
                 timeout = None
-            else:
-                # 0 on the wire means "no deadline", so never send it for a
-                # timeout; clamp as floats first (int(-inf) raises).
-                ns = int(max(-1e19, min(timeout * 1e9, 1e19))) or (1 if timeout > 0 else -1)
-                ns = max(min(ns, _INT64_MAX), -_INT64_MAX)
         pairs = _metadata_pairs(metadata) if metadata else ()
         try:
             sid, frame = proto.conn.send_request(service, method, payload, ns, pairs)
@@ -159,6 +169,49 @@ class Client:
                 handle.cancel()
             pending.pop(sid, None)
 
+    async def open_stream(
+        self,
+        service: str,
+        method: str,
+        payload: bytes = b"",
+        *,
+        client_streaming: bool = True,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> ClientStream:
+        """Open a ttrpc 1.2 stream: a Request flagged remote-open (the client
+        sends Data next, then ``close_send``) or, with ``client_streaming=False``,
+        remote-closed with ``payload`` as the one request message.
+
+        ``timeout`` bounds the whole stream: after it, ``recv`` and ``send``
+        raise DEADLINE_EXCEEDED (the server is told the deadline too). Raises
+        like ``call`` for what cannot be sent; ClosedError if the connection is gone.
+        """
+        proto = self._proto
+        if proto.lost or proto.closing or proto.transport is None:
+            raise ClosedError()
+        ns = _timeout_nano(timeout)
+        if timeout == math.inf:
+            timeout = None
+        pairs = _metadata_pairs(metadata) if metadata else ()
+        flags = FLAG_REMOTE_OPEN if client_streaming else FLAG_REMOTE_CLOSED
+        try:
+            sid, frame = proto.conn.send_request(service, method, payload, ns, pairs, flags)
+        except MessageTooLargeError as exc:
+            raise TTRPCError(Code.RESOURCE_EXHAUSTED, str(exc)) from None
+        except LocalProtocolError as exc:
+            bad_arg = isinstance(exc.__cause__, UnicodeError)
+            raise TTRPCError(Code.INVALID_ARGUMENT if bad_arg else Code.RESOURCE_EXHAUSTED, str(exc)) from None
+        stream = ClientStream(proto, sid, proto.budget, client_streaming, proto.forget)
+        proto.streams[sid] = stream
+        proto.send_frame(frame)
+        if timeout is not None:
+            stream._timer = self._loop.call_later(
+                max(timeout, 0), stream._fail, TTRPCError(Code.DEADLINE_EXCEEDED, _DEADLINE_MSG)
+            )
+        await proto.writable(stream._inbox)
+        return stream
+
     async def close(self) -> None:
         """Fail pending calls with ClosedError, close the socket, run on_close."""
         proto = self._proto
@@ -183,6 +236,8 @@ class _ClientProtocol(asyncio.BufferedProtocol):
         self.batching: bool = False
         self.out: list[bytes] = []
         self._drain: asyncio.Future[None] | None = None
+        self.streams: dict[int, ClientStream] = {}
+        self.budget: Budget = Budget()
         self._on_close: Callable[[], None] | None = on_close
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -214,9 +269,18 @@ class _ClientProtocol(asyncio.BufferedProtocol):
             self.batching = True
         try:
             for ev in events:
+                if type(ev) is DataReceived:
+                    stream = self.streams.get(ev.stream_id)
+                    if stream is not None:
+                        stream._deliver(ev.payload, ev.remote_closed)
+                    continue
                 if type(ev) is ResponseReceived:
                     fut = pending.pop(ev.stream_id, None)
-                    if fut is None or fut.done():
+                    if fut is None:
+                        if self.streams:
+                            self._stream_response(ev)
+                        continue
+                    if fut.done():
                         continue  # late reply to a timed-out or cancelled call
                     status = ev.status
                     if status is None:
@@ -246,6 +310,53 @@ class _ClientProtocol(asyncio.BufferedProtocol):
         fut = self.pending.pop(sid, None)
         if fut is not None and not fut.done():
             fut.set_exception(exc)
+        stream = self.streams.get(sid)
+        if stream is not None:
+            stream._fail(exc, after_queued=True)
+
+    def _stream_response(self, ev: ResponseReceived) -> None:
+        """A Response ends a stream: its payload is the last message, or its
+        status the error raised after the messages before it."""
+        stream = self.streams.get(ev.stream_id)
+        if stream is None:
+            return  # cancelled or timed out here; Go logs "inactive stream"
+        status = ev.status
+        if status is None:
+            stream._deliver(ev.payload, True)
+        else:
+            stream._fail(TTRPCError(status.code, status.message, details=status.details), after_queued=True)
+
+    # StreamSink: what a ClientStream writes through -----------------------
+
+    def forget(self, sid: int) -> None:
+        self.streams.pop(sid, None)
+        self.conn.forget(sid)
+
+    def send_frame(self, frame: bytes) -> None:
+        if self.batching:
+            self.out.append(frame)
+        elif self.transport is not None and not self.lost:
+            self.transport.write(frame)
+
+    def write_data(self, stream_id: int, payload: bytes | None, close: bool) -> None:
+        try:
+            frame = self.conn.send_data(stream_id, payload, close=close)
+        except MessageTooLargeError as exc:
+            raise TTRPCError(Code.RESOURCE_EXHAUSTED, str(exc)) from None
+        if not self.batching:  # one write per loop turn for a run of messages
+            self.batching = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        self.out.append(frame)
+
+    async def writable(self, inbox: _Inbox) -> None:
+        """Wait while the server is not reading; the stream ending stops the wait."""
+        if self.paused and not self.lost:
+            if self._drain is None:
+                self._drain = asyncio.get_running_loop().create_future()
+            waiters: tuple[asyncio.Future[Any], ...] = (self._drain, inbox.ended_future())
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        if self.lost:
+            raise ClosedError()
 
     def expire(self, sid: int) -> None:
         self._fail(sid, TTRPCError(Code.DEADLINE_EXCEEDED, _DEADLINE_MSG))
@@ -255,6 +366,9 @@ class _ClientProtocol(asyncio.BufferedProtocol):
         for fut in pending.values():
             if not fut.done():
                 fut.set_exception(ClosedError())
+        streams, self.streams = self.streams, {}
+        for stream in streams.values():
+            stream._fail(ClosedError(), after_queued=True)
 
     def eof_received(self) -> bool:
         return False  # never half-open: close our side as well

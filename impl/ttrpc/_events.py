@@ -10,6 +10,7 @@ from ._frame import MAX_MESSAGE
 __all__ = [
     "BadRequest",
     "BadResponse",
+    "DataReceived",
     "Event",
     "FrameIgnored",
     "MessageTooLarge",
@@ -51,6 +52,19 @@ class ResponseReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class DataReceived:
+    """A Data frame (ttrpc 1.2) on a stream this side knows to be open.
+
+    ``payload`` is None for a frame flagged no-data (a bare CloseSend or end
+    of stream); ``remote_closed`` says the peer sends nothing more on it.
+    """
+
+    stream_id: int
+    payload: bytes | None
+    remote_closed: bool
+
+
+@dataclass(frozen=True, slots=True)
 class MessageTooLarge:
     """A frame over 4 MiB arrived; its data was skipped without buffering.
 
@@ -68,7 +82,7 @@ class MessageTooLarge:
 
 @dataclass(frozen=True, slots=True)
 class BadRequest:
-    """A Request the server must refuse with ``code`` on ``stream_id``."""
+    """A Request (or Data) frame the server must refuse with ``code`` on ``stream_id``."""
 
     stream_id: int
     code: Code
@@ -85,7 +99,8 @@ class BadResponse:
 
 @dataclass(frozen=True, slots=True)
 class FrameIgnored:
-    """A frame this side does not act on (Data, unknown type, wrong direction)."""
+    """A frame this side does not act on: an unknown type, the wrong direction,
+    or Data for a stream that is not open (Go 1.2.0-1.2.7 panic on that)."""
 
     stream_id: int
     msg_type: int
@@ -93,4 +108,12 @@ class FrameIgnored:
     length: int
 
 
-Event = RequestReceived | ResponseReceived | MessageTooLarge | BadRequest | BadResponse | FrameIgnored
+Event = (
+    RequestReceived
+    | ResponseReceived
+    | DataReceived
+    | MessageTooLarge
+    | BadRequest
+    | BadResponse
+    | FrameIgnored
+)

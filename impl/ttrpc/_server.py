@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from shimtypes import PeerCredentials, TTRPCMethod
 
 from ._server_protocol import ServerProtocol
+from ._stream import StreamMethod
 from ._unix import listen_backlog, sockaddr
 
 __all__ = ["Server"]
@@ -40,8 +41,12 @@ class Server:
         *,
         peer_check: PeerCheck | None = None,
         logger: logging.Logger | None = None,
+        legacy: bool = False,
     ) -> None:
-        self._services: dict[str, dict[str, TTRPCMethod]] = {}
+        """``legacy=True`` applies Go ttrpc 1.1.1's rules to incoming frames
+        (see ServerConnection): reused stream ids accepted, Data ignored."""
+        self._legacy = legacy
+        self._services: dict[str, dict[str, TTRPCMethod | StreamMethod]] = {}
         self._peer_check = peer_check
         self._log = logger or log
         self._listeners: list[asyncio.AbstractServer] = []
@@ -54,8 +59,11 @@ class Server:
 
     # -- registration ---------------------------------------------------
 
-    def register_service(self, name: str, methods: Mapping[str, TTRPCMethod], /) -> None:
-        """Add a service; registering the same name twice is an error (as in Go)."""
+    def register_service(self, name: str, methods: Mapping[str, TTRPCMethod | StreamMethod], /) -> None:
+        """Add a service: unary methods and StreamMethods by wire name.
+
+        Registering the same name twice is an error (as in Go).
+        """
         if name in self._services:
             raise ValueError(f"ttrpc: duplicate service {name} registered")
         self._services[name] = dict(methods)

@@ -18,8 +18,9 @@ from shimtypes import PeerCredentials, TTRPCMethod
 from ._codes import Code
 from ._connection import ServerConnection
 from ._context import MethodContext, metadata_mapping
-from ._errors import MessageTooLargeError, RemoteProtocolError, TTRPCError
-from ._events import BadRequest, MessageTooLarge, RequestReceived
+from ._errors import ClosedError, MessageTooLargeError, RemoteProtocolError, TTRPCError
+from ._events import BadRequest, DataReceived, MessageTooLarge, RequestReceived
+from ._stream import Budget, ServerStream, StreamMethod, _Inbox
 from ._transport import StreamTransport, read_buffer, stream_transport
 from ._unix import peer_credentials
 
@@ -43,7 +44,7 @@ def _as_bytes(result: object, ctx: MethodContext) -> bytes | None:
     raise TypeError(f"ttrpc: handler {ctx.service}/{ctx.method} returned {type(result).__name__}, not bytes")
 
 
-_Call = tuple[int, TTRPCMethod, MethodContext, bytes]
+_Call = tuple[int, TTRPCMethod, MethodContext, bytes, None] | tuple[int, StreamMethod, MethodContext, bytes, ServerStream]
 
 
 class ServerProtocol(asyncio.BufferedProtocol):
@@ -77,13 +78,15 @@ class ServerProtocol(asyncio.BufferedProtocol):
         "_out_size",
         "_flush_scheduled",
         "_writable",
+        "_streams",
+        "_budget",
     )
 
     def __init__(self, server: Server) -> None:
         self._server = server
         self._services = server._services
         self._log = server._log
-        self._conn = ServerConnection()
+        self._conn = ServerConnection(legacy=server._legacy)
         self._transport: StreamTransport | None = None
         self._queue: deque[_Call] = deque()
         self._workers: set[asyncio.Task[None]] = set()
@@ -98,6 +101,9 @@ class ServerProtocol(asyncio.BufferedProtocol):
         self._flush_scheduled = False
         # Set while the transport accepts writes; cleared by pause_writing.
         self._writable: asyncio.Event | None = None
+        # Client-streaming streams whose handler has not returned, by id.
+        self._streams: dict[int, ServerStream] = {}
+        self._budget: Budget | None = None
 
     # asyncio callbacks -------------------------------------------------
 
@@ -159,6 +165,11 @@ class ServerProtocol(asyncio.BufferedProtocol):
             for ev in events:
                 if type(ev) is RequestReceived:
                     self._request(ev)
+                elif type(ev) is DataReceived:
+                    stream = self._streams.get(ev.stream_id)
+                    if stream is not None and not stream._inbox.feed(ev.payload, ev.remote_closed):
+                        del self._streams[ev.stream_id]  # overflowed: its handler sees the error
+                    # else: a unary call or a finished stream; Go 1.2.0-1.2.7 panic here.
                 elif type(ev) is MessageTooLarge:
                     self._log.warning("ttrpc: stream %d: %s", ev.stream_id, ev.message)
                     self._write(
@@ -190,6 +201,9 @@ class ServerProtocol(asyncio.BufferedProtocol):
         self._drop_queue()
         for task in list(self._workers):
             task.cancel()
+        for stream in self._streams.values():
+            stream._inbox.finish(ClosedError())
+        self._streams.clear()
         self._server._forget(self)
 
     def pause_writing(self) -> None:
@@ -285,8 +299,25 @@ class ServerProtocol(asyncio.BufferedProtocol):
         md = ev.metadata
         metadata = metadata_mapping(md) if md else _NO_METADATA
         ctx = MethodContext(ev.service, ev.method, metadata, deadline, self._peer)
-        self._queue.append((sid, handler, ctx, ev.payload))
+        if isinstance(handler, StreamMethod):
+            self._open_stream(sid, handler, ctx, ev.payload)
+        else:
+            self._queue.append((sid, handler, ctx, ev.payload, None))
         self._inflight += 1
+
+    def _open_stream(self, sid: int, method: StreamMethod, ctx: MethodContext, payload: bytes) -> None:
+        budget = self._budget
+        if budget is None:
+            budget = self._budget = Budget()
+        stream = ServerStream(self, sid, budget, method.server_streaming)
+        if method.client_streaming:
+            # Go hands a non-empty request payload over as the first message.
+            if payload:
+                stream._inbox.feed(payload, False)
+            self._streams[sid] = stream
+        else:
+            stream._inbox.feed(payload, True)
+        self._queue.append((sid, method, ctx, payload, stream))
 
     def _spawn(self) -> None:
         self._starting += 1
@@ -306,7 +337,10 @@ class ServerProtocol(asyncio.BufferedProtocol):
             if queue and not self._starting:
                 self._spawn()  # carries on with the queue if this call suspends
             try:
-                await self._call(*call)
+                if call[4] is None:
+                    await self._call(call[0], call[1], call[2], call[3])
+                else:
+                    await self._call_stream(call[0], call[1], call[2], call[4])
             finally:
                 self._inflight -= 1
                 if self._closing and not self._inflight:
@@ -355,6 +389,79 @@ class ServerProtocol(asyncio.BufferedProtocol):
         except Exception as exc:
             frame = self._unknown(sid, ctx, exc)
         self._write(frame)
+
+    async def _call_stream(self, sid: int, method: StreamMethod, ctx: MethodContext, stream: ServerStream) -> None:
+        """One stream: run the handler; end the stream with Data or a Response."""
+        conn = self._conn
+        timeout: asyncio.Timeout | None = None
+        result: object
+        try:
+            try:
+                if ctx.deadline is None:
+                    result = await method.handler(ctx, stream)
+                else:
+                    timeout = asyncio.timeout_at(ctx.deadline - time.monotonic() + self._loop.time())
+                    async with timeout:
+                        result = await method.handler(ctx, stream)
+            finally:
+                self._streams.pop(sid, None)
+                stream._inbox.discard()
+            if result is not None and type(result) is not bytes:
+                result = _as_bytes(result, ctx)
+            if method.server_streaming:
+                # Success ends a server stream with Data remote-closed (no-data
+                # unless a last message was returned); no Response follows.
+                frame = conn.send_data(sid, result, close=True)
+            elif result is None:
+                frame = conn.send_error(sid, Code.UNKNOWN, "ttrpc: marshal called with nil")
+            else:
+                frame = conn.send_response(sid, result)
+        except MessageTooLargeError as exc:
+            self._log.warning("ttrpc: %s/%s: response refused: %s", ctx.service, ctx.method, exc)
+            frame = conn.send_error(sid, Code.RESOURCE_EXHAUSTED, str(exc))
+        except TTRPCError as exc:
+            try:
+                frame = conn.send_error(sid, exc.wire_code or Code.UNKNOWN, exc.message, exc.details)
+            except Exception as bad:
+                frame = self._unknown(sid, ctx, bad)
+        except TimeoutError as exc:
+            if timeout is not None and timeout.expired():
+                frame = conn.send_error(sid, Code.DEADLINE_EXCEEDED, _DEADLINE_MSG)
+            else:
+                frame = self._unknown(sid, ctx, exc)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._lost or (task is not None and task.cancelling()):
+                raise
+            frame = conn.send_error(sid, Code.CANCELLED, "context canceled")
+        except Exception as exc:
+            frame = self._unknown(sid, ctx, exc)
+        self._write(frame)
+
+    # StreamSink: what a ServerStream writes through ----------------------
+
+    @property
+    def lost(self) -> bool:
+        return self._lost
+
+    def write_data(self, stream_id: int, payload: bytes | None, close: bool) -> None:
+        try:
+            frame = self._conn.send_data(stream_id, payload, close=close)
+        except MessageTooLargeError as exc:
+            raise TTRPCError(Code.RESOURCE_EXHAUSTED, str(exc)) from None
+        if not self._flush_scheduled:  # one write per loop turn for a run of messages
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+        self._write(frame)
+
+    async def writable(self, inbox: _Inbox) -> None:
+        # A handler blocked here is cancelled if its connection goes or its
+        # deadline passes, so the stream's own end need not wake it.
+        writable = self._writable
+        if writable is not None and not writable.is_set():
+            await writable.wait()
+        if self._lost:
+            raise ClosedError()
 
     def _unknown(self, sid: int, ctx: MethodContext, exc: BaseException) -> bytes:
         self._log.error("ttrpc: %s/%s failed: %r", ctx.service, ctx.method, exc, exc_info=exc)

@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 
-from impl.ttrpc import Server
+from impl.ttrpc import Server, StreamMethod
 from shimtypes import PeerCredentials, TTRPCMethod
 
 from ._service import SERVICE
@@ -174,12 +174,14 @@ def listen(target: str) -> socket.socket:
 @contextlib.asynccontextmanager
 async def py_server(
     target: str,
-    methods: Mapping[str, TTRPCMethod],
+    methods: Mapping[str, TTRPCMethod | StreamMethod],
     *,
     peer_check: PeerCheck | None = None,
+    legacy: bool = False,
 ) -> AsyncIterator[Server]:
-    """A Python ttrpc server serving the echo service on target."""
-    server = Server(peer_check=peer_check)
+    """A Python ttrpc server serving the echo service on target (``legacy``:
+    with Go ttrpc 1.1.1's frame rules, to compare with the 1.1.1 peer)."""
+    server = Server(peer_check=peer_check, legacy=legacy)
     server.register_service(SERVICE, methods)
     sock = listen(target)
     task = asyncio.create_task(server.serve(sock))
