@@ -7,10 +7,10 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import TypeVar
 
-from impl.ttrpc import ClientConnection, Event, RequestReceived, Server, ServerConnection
+from impl.ttrpc import ClientConnection, Event, RequestReceived, Server, ServerConnection, StreamMethod
 from shimtypes import TTRPCMethod, TTRPCMethodContext
 
 T = TypeVar("T")
@@ -55,7 +55,7 @@ def sock_path(d: str) -> str:
 
 @contextlib.asynccontextmanager
 async def serving(
-    services: dict[str, dict[str, TTRPCMethod]],
+    services: Mapping[str, Mapping[str, TTRPCMethod | StreamMethod]],
     target: str | socket.socket,
     server: Server | None = None,
 ) -> AsyncIterator[Server]:

@@ -4,8 +4,10 @@ deadlines, cancellation, and what a slow reader may cost."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 
 import pytest
 from google.protobuf.empty_pb2 import Empty
@@ -31,7 +33,7 @@ from impl.ttrpc import (
     open_server_stream,
     server_stream_handler,
 )
-from shimtypes import TTRPCMethodContext
+from shimtypes import TTRPCMethod, TTRPCMethodContext
 
 from ._helpers import Hang, abstract_name, echo, raw_connect, read_events, run, serving
 
@@ -85,8 +87,8 @@ class Stuck:
         return b""
 
 
-def services(stuck: Stuck | None = None) -> dict[str, dict[str, object]]:
-    methods: dict[str, object] = {
+def services(stuck: Stuck | None = None) -> dict[str, dict[str, TTRPCMethod | StreamMethod]]:
+    methods: dict[str, TTRPCMethod | StreamMethod] = {
         "Count": server_stream_handler(COUNT, count),
         "EmptyCount": server_stream_handler(EMPTY_COUNT, empty_count),
         "Join": client_stream_handler(JOIN, join),
@@ -98,8 +100,8 @@ def services(stuck: Stuck | None = None) -> dict[str, dict[str, object]]:
     return {SVC: methods}
 
 
-def serve(target: str, stuck: Stuck | None = None, server: Server | None = None):  # type: ignore[no-untyped-def]
-    return serving(services(stuck), target, server)  # type: ignore[arg-type]
+def serve(target: str, stuck: Stuck | None = None, server: Server | None = None) -> AbstractAsyncContextManager[Server]:
+    return serving(services(stuck), target, server)
 
 
 def test_four_shapes() -> None:
@@ -356,8 +358,6 @@ def test_a_blocked_write_does_not_deadlock_the_client() -> None:
             accepted.set_result(writer)  # never reads
 
         name = abstract_name()
-        import socket
-
         lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         lsock.bind("\0" + name[1:])
         srv = await asyncio.start_unix_server(on_conn, sock=lsock)
