@@ -27,7 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from typing import Any
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -41,6 +42,7 @@ CALLERS = (1, 16)
 PAYLOADS = (0, 4096)
 SERVER_GOAL_GO = 0.5  # Python server >= 0.5x the Go server at 16 callers
 SERVER_GOAL_GRPCIO = 2.0  # ... and >= 2x grpcio's server
+STREAM_GOAL = 0.8  # streaming rows: Python >= 0.8x Go, server and client
 
 
 # -- peers implemented here (each runs as `python bench/ttrpc.py --role ...`) --
@@ -147,12 +149,20 @@ async def _grpcio_client(socket_path: str, callers: int, payload: int, duration:
 # -- orchestration --------------------------------------------------------
 
 
-def _go_build(out_dir: Path, package: str) -> Path:
+def _go_build(out_dir: Path, package: str, gopath: tuple[str, ...] = ()) -> Path:
+    """Build into out_dir (private: a TemporaryDirectory), with its own fresh Go cache."""
     go = shutil.which("go")
     if go is None:
         sys.exit("bench/ttrpc.py needs go (golang-go) and Debian's golang-github-containerd-ttrpc-dev")
-    env = dict(os.environ, GO111MODULE="off", GOPATH=f"{GO_ROOT}:/usr/share/gocode", GOFLAGS="")
-    env.setdefault("GOCACHE", str(Path(tempfile.gettempdir()) / f"shimtypes-gocache-{os.geteuid()}"))
+    cache = out_dir / "gocache"
+    cache.mkdir(mode=0o700, exist_ok=True)
+    env = dict(
+        os.environ,
+        GO111MODULE="off",
+        GOPATH=":".join((str(GO_ROOT), *gopath, "/usr/share/gocode")),
+        GOFLAGS="",
+        GOCACHE=str(cache),
+    )
     out = out_dir / package.rsplit("/", 1)[-1]
     subprocess.run([go, "build", "-o", str(out), package], env=env, cwd=GO_ROOT, check=True)
     return out
@@ -241,6 +251,83 @@ def _idle_rows(peer: Path, me: list[str], tmp: Path, count: int, rounds: int) ->
     return lines
 
 
+def _ttrpc_1_2_gopath() -> tuple[str, ...]:
+    """Go ttrpc 1.2.7 + containerd/log from Debian sid (scripts/fetch-debs; cached)."""
+    pins = ("golang-github-containerd-ttrpc-dev=1.2.7-1", "golang-github-containerd-log-dev=0.1.0-2")
+    out = subprocess.run([str(ROOT / "scripts" / "fetch-debs"), "sid", *pins], capture_output=True, text=True, check=True)
+    return tuple(f"{d}/root/usr/share/gocode" for d in out.stdout.split() if d.startswith("/"))
+
+
+STREAM_MODES = ("echo", "up", "down")
+"""Streaming rows: echo = bidirectional round trips (64 in flight), up = client
+stream (client -> server), down = server stream (server -> client)."""
+STREAM_PAYLOAD = 64
+
+
+async def _py_stream_client(socket_path: str, mode: str, payload: int, duration: float, warmup: float) -> None:
+    from google.protobuf.wrappers_pb2 import BytesValue, UInt64Value
+
+    from impl.ttrpc import Client
+
+    service = "ttrpcpeer.Streams"
+    client = await Client.connect(socket_path)
+    msg = BytesValue(value=bytes(payload)).SerializeToString()
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    n = counted = 0
+    start = 0.0
+
+    def tick() -> bool:
+        nonlocal n, counted, start
+        n += 1
+        now = loop.time()
+        if not start and now - began >= warmup:
+            start, counted = now, n
+        return now - began < duration + warmup
+
+    if mode == "echo":
+        stream = await client.open_stream(service, "Bytes")
+        for _ in range(64):
+            await stream.send(msg)
+        while True:
+            reply = await stream.recv()
+            assert reply is not None and len(BytesValue.FromString(reply).value) == payload
+            if not tick():
+                break
+            await stream.send(msg)
+    elif mode == "up":
+        stream = await client.open_stream(service, "Sink")
+        while tick():
+            await stream.send(msg)
+        await stream.close_send()
+        got = await stream.recv()
+        assert got is not None and UInt64Value.FromString(got).value == n - 1  # the last tick sent nothing
+    else:
+        stream = await client.open_stream(
+            service, "Source", UInt64Value(value=1 << 40).SerializeToString(), client_streaming=False
+        )
+        while True:
+            reply = await stream.recv()
+            assert reply is not None and len(BytesValue.FromString(reply).value) == payload
+            if not tick():
+                break
+    seconds = loop.time() - start
+    print(json.dumps({"calls": n - counted, "errors": 0, "seconds": seconds, "calls_per_s": (n - counted) / seconds}))
+    await client.close()
+
+
+async def _py_stream_server(socket_path: str, payload: int) -> None:
+    sys.path.insert(0, str(ROOT))
+    from impl.ttrpc import Server
+    from tests.interop._streams import STREAMS, stream_methods
+
+    server = Server()
+    server.register_service(STREAMS, stream_methods(payload))
+    await server.listen(socket_path)
+    print("ready", flush=True)
+    await server.wait_closed()
+
+
 def _fmt(x: float) -> str:
     return f"{x:,.0f}"
 
@@ -253,6 +340,9 @@ def main() -> None:
     ap.add_argument("--idle", type=int, default=500, metavar="N",
                     help="connections for the idle-cost rows (0: skip them)")
     ap.add_argument("--idle-only", action="store_true", help="only measure idle connection cost")
+    ap.add_argument("--no-streams", dest="streams", action="store_false", help="skip the streaming rows")
+    ap.add_argument("--streams-only", action="store_true", help="only the streaming rows")
+    ap.add_argument("--uvloop", action="store_true", help="also run the Python peers under uvloop")
     ap.add_argument("--role", help=argparse.SUPPRESS)
     ap.add_argument("role_args", nargs="*", help=argparse.SUPPRESS)
     opts = ap.parse_args()
@@ -267,6 +357,9 @@ def main() -> None:
         peer = _go_build(tmp, "ttrpcpeer/cmd/peer")
         if opts.idle_only:
             print("\n".join(_idle_rows(peer, me, tmp, opts.idle, opts.rounds)))
+            return
+        if opts.streams_only:
+            _print_stream_rows(_stream_rows(tmp, me, opts), opts.rounds, opts.duration)
             return
         grpcbench = _go_build(tmp, "ttrpcpeer/cmd/grpcbench")
         build_s = time.monotonic() - t0
@@ -303,6 +396,7 @@ def main() -> None:
             print(f"round {r + 1}/{opts.rounds} done ({time.monotonic() - t0:.0f}s)", file=sys.stderr)
 
         idle = _idle_rows(peer, me, tmp, opts.idle, opts.rounds) if opts.idle else []
+        stream_med = _stream_rows(tmp, me, opts) if opts.streams else {}
 
     med = {k: statistics.median(v) for k, v in samples.items()}
     print(f"\nttrpc unary echo, one connection, medians of {opts.rounds} rounds x {opts.duration}s "
@@ -329,8 +423,67 @@ def main() -> None:
         print(f"- {p} B: py-server/go-server {go_r:.2f} (goal >= {SERVER_GOAL_GO}: "
               f"{'met' if go_r >= SERVER_GOAL_GO else 'MISSED'}); py-server/grpcio-server {grpc_r:.2f} "
               f"(goal >= {SERVER_GOAL_GRPCIO}: {'met' if grpc_r >= SERVER_GOAL_GRPCIO else 'MISSED'})")
+    if stream_med:
+        _print_stream_rows(stream_med, opts.rounds, opts.duration)
     if idle:
         print("\n".join(idle))
+
+
+def _stream_rows(tmp: Path, me: list[str], opts: argparse.Namespace) -> dict[tuple[str, str], float]:
+    """Messages/s over one stream per mode: servers under the Go 1.2.7 client,
+    clients against the Go 1.2.7 server."""
+    peer12 = _go_build(tmp, "ttrpcpeer/cmd/peer12", _ttrpc_1_2_gopath())
+    p = str(STREAM_PAYLOAD)
+    socks = {name: str(tmp / f"s-{name}.sock") for name in ("go", "py", "pyu")}
+    samples: dict[tuple[str, str], list[float]] = {}
+    with ExitStack() as stack:
+        stack.enter_context(_server([str(peer12), "server", "-socket", socks["go"], "-payload", p]))
+        stack.enter_context(_server([*me, "--role", "py-stream-server", socks["py"], p]))
+        if opts.uvloop:
+            stack.enter_context(_server([*me, "--role", "py-stream-server-uvloop", socks["pyu"], p]))
+        for _ in range(opts.rounds):
+            for mode in STREAM_MODES:
+                def go_cli(sock: str) -> list[str]:
+                    return [str(peer12), "bench-client", "-socket", sock, "-mode", mode, "-payload", p,
+                            "-duration", str(opts.duration), "-warmup", str(opts.warmup)]
+
+                def py_cli(role: str) -> list[str]:
+                    return [*me, "--role", role, socks["go"], mode, p, str(opts.duration), str(opts.warmup)]
+
+                runs = {"go/go": go_cli(socks["go"]), "go/py": go_cli(socks["py"]), "py/go": py_cli("py-stream-client")}
+                if opts.uvloop:
+                    runs["go/pyu"] = go_cli(socks["pyu"])
+                    runs["pyu/go"] = py_cli("py-stream-client-uvloop")
+                for name, argv in runs.items():
+                    samples.setdefault((name, mode), []).append(_measure(argv))
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def _print_stream_rows(med: dict[tuple[str, str], float], rounds: int, duration: float) -> None:
+    uv = any(k[0] == "go/pyu" for k in med)
+    print(f"\nttrpc 1.2 streams, one stream, {STREAM_PAYLOAD} B BytesValue messages, medians of {rounds} rounds x "
+          f"{duration}s (messages/s; Go peers are ttrpc 1.2.7)\n")
+    head = "| mode | Go srv | Py srv | Go cli | Py cli | py-srv/go-srv | py-cli/go-cli |"
+    if uv:
+        head += " Py srv uvloop | Py cli uvloop | uvloop srv/go | uvloop cli/go |"
+    print(head)
+    print("|---" * (head.count("|") - 1) + "|")
+    for mode in STREAM_MODES:
+        go, py, pyc = med[("go/go", mode)], med[("go/py", mode)], med[("py/go", mode)]
+        row = f"| {mode} | {_fmt(go)} | {_fmt(py)} | {_fmt(go)} | {_fmt(pyc)} | {py / go:.2f} | {pyc / go:.2f} |"
+        if uv:
+            pu, pcu = med[("go/pyu", mode)], med[("pyu/go", mode)]
+            row += f" {_fmt(pu)} | {_fmt(pcu)} | {pu / go:.2f} | {pcu / go:.2f} |"
+        print(row)
+    print(f"\nGoal: Python >= {STREAM_GOAL}x Go for both server and client.")
+
+
+def _runner(uv: bool) -> Callable[[Coroutine[Any, Any, None]], None]:
+    if uv:
+        import uvloop
+
+        return uvloop.run
+    return asyncio.run
 
 
 def _run_role(role: str, args: list[str]) -> None:
@@ -342,6 +495,15 @@ def _run_role(role: str, args: list[str]) -> None:
         uvloop.run(_py_server(args[0]))
     elif role == "grpcio-server":
         asyncio.run(_grpcio_server(args[0]))
+    elif role in ("py-stream-server", "py-stream-server-uvloop"):
+        run = _runner(role.endswith("uvloop"))
+        run(_py_stream_server(args[0], int(args[1])))
+    elif role in ("py-stream-client", "py-stream-client-uvloop"):
+        sock, mode, p, d, w = args
+        _runner(role.endswith("uvloop"))(_py_stream_client(sock, mode, int(p), float(d), float(w)))
+    elif role in ("py-client-uvloop",):
+        sock, c, p, d, w = args
+        _runner(True)(_py_client(sock, int(c), int(p), float(d), float(w)))
     elif role in ("py-client", "grpcio-client"):
         sock, c, p, d, w = args
         fn = _py_client if role == "py-client" else _grpcio_client

@@ -1,8 +1,12 @@
-"""What the sans-IO core reports after reading bytes: one event per frame."""
+"""What the sans-IO core reports after reading bytes: one event per frame.
+
+Events are immutable named tuples (one is built per frame, so construction
+cost counts), but an event equals only an event of the same type.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ._codes import Code
 from ._frame import MAX_MESSAGE
@@ -20,8 +24,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Status:
+class Status(NamedTuple):
     """A non-OK google.rpc.Status; details stay opaque (type_url, value)."""
 
     code: int
@@ -29,8 +32,7 @@ class Status:
     details: tuple[tuple[str, bytes], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class RequestReceived:
+class RequestReceived(NamedTuple):
     """A decoded Request on an odd stream id (server side)."""
 
     stream_id: int
@@ -42,8 +44,7 @@ class RequestReceived:
     """Key/value pairs verbatim, in arrival order, duplicates kept."""
 
 
-@dataclass(frozen=True, slots=True)
-class ResponseReceived:
+class ResponseReceived(NamedTuple):
     """A decoded Response (client side); ``status`` None means OK."""
 
     stream_id: int
@@ -51,8 +52,7 @@ class ResponseReceived:
     payload: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class DataReceived:
+class DataReceived(NamedTuple):
     """A Data frame (ttrpc 1.2) on a stream this side knows to be open.
 
     ``payload`` is None for a frame flagged no-data (a bare CloseSend or end
@@ -64,8 +64,7 @@ class DataReceived:
     remote_closed: bool
 
 
-@dataclass(frozen=True, slots=True)
-class MessageTooLarge:
+class MessageTooLarge(NamedTuple):
     """A frame over 4 MiB arrived; its data was skipped without buffering.
 
     A server answers ResourceExhausted on ``stream_id`` and keeps going.
@@ -80,8 +79,7 @@ class MessageTooLarge:
         return f"message length {self.length} exceed maximum message size of {MAX_MESSAGE}"
 
 
-@dataclass(frozen=True, slots=True)
-class BadRequest:
+class BadRequest(NamedTuple):
     """A Request (or Data) frame the server must refuse with ``code`` on ``stream_id``."""
 
     stream_id: int
@@ -89,16 +87,14 @@ class BadRequest:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class BadResponse:
+class BadResponse(NamedTuple):
     """A Response frame that did not decode; the call on ``stream_id`` fails."""
 
     stream_id: int
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class FrameIgnored:
+class FrameIgnored(NamedTuple):
     """A frame this side does not act on: an unknown type, the wrong direction,
     or Data for a stream that is not open (Go 1.2.0-1.2.7 panic on that)."""
 
@@ -117,3 +113,18 @@ Event = (
     | BadResponse
     | FrameIgnored
 )
+
+
+def _same_type_eq(self: tuple[object, ...], other: object) -> bool:
+    return type(self) is type(other) and tuple.__eq__(self, other)
+
+
+def _same_type_ne(self: tuple[object, ...], other: object) -> bool:
+    return not _same_type_eq(self, other)
+
+
+for _cls in (Status, RequestReceived, ResponseReceived, DataReceived, MessageTooLarge, BadRequest, BadResponse, FrameIgnored):
+    setattr(_cls, "__eq__", _same_type_eq)
+    setattr(_cls, "__ne__", _same_type_ne)
+    setattr(_cls, "__hash__", tuple.__hash__)
+del _cls

@@ -337,64 +337,42 @@ class ServerProtocol(asyncio.BufferedProtocol):
             if queue and not self._starting:
                 self._spawn()  # carries on with the queue if this call suspends
             try:
-                if call[4] is None:
-                    await self._call(call[0], call[1], call[2], call[3])
-                else:
+                if call[4] is not None:
                     await self._call_stream(call[0], call[1], call[2], call[4])
+                elif call[2].deadline is None:
+                    # The common case inline: no extra coroutine per call.
+                    sid, handler, ctx, payload, _ = call
+                    try:
+                        result = await handler(ctx, payload)
+                    except BaseException as exc:
+                        frame = self._failure(sid, ctx, exc, None)
+                    else:
+                        frame = self._success(sid, ctx, result, False)
+                    self._write(frame)
+                else:
+                    await self._call_with_deadline(call[0], call[1], call[2], call[3], call[2].deadline)
             finally:
                 self._inflight -= 1
                 if self._closing and not self._inflight:
                     self._close_transport()
 
-    async def _call(self, sid: int, handler: TTRPCMethod, ctx: MethodContext, payload: bytes) -> None:
-        """One call: run the handler, map its outcome to a frame, write it."""
-        conn = self._conn
-        timeout: asyncio.Timeout | None = None
-        result: object
+    async def _call_with_deadline(
+        self, sid: int, handler: TTRPCMethod, ctx: MethodContext, payload: bytes, deadline: float
+    ) -> None:
+        """One unary call whose handler is cancelled at the client's deadline."""
+        timeout = asyncio.timeout_at(deadline - time.monotonic() + self._loop.time())
         try:
-            if ctx.deadline is None:
+            async with timeout:
                 result = await handler(ctx, payload)
-            else:
-                timeout = asyncio.timeout_at(ctx.deadline - time.monotonic() + self._loop.time())
-                async with timeout:
-                    result = await handler(ctx, payload)
-            if type(result) is not bytes:
-                result = _as_bytes(result, ctx)
-            if result is None:
-                frame = conn.send_error(sid, Code.UNKNOWN, "ttrpc: marshal called with nil")
-            else:
-                try:
-                    frame = conn.send_response(sid, result)
-                except MessageTooLargeError as exc:
-                    self._log.warning(
-                        "ttrpc: %s/%s: response refused: %s", ctx.service, ctx.method, exc
-                    )
-                    frame = conn.send_error(sid, Code.RESOURCE_EXHAUSTED, str(exc))
-        except TTRPCError as exc:
-            try:
-                frame = conn.send_error(sid, exc.wire_code or Code.UNKNOWN, exc.message, exc.details)
-            except Exception as bad:  # e.g. details that are not (str, bytes) pairs
-                frame = self._unknown(sid, ctx, bad)
-        except TimeoutError as exc:
-            if timeout is not None and timeout.expired():
-                frame = conn.send_error(sid, Code.DEADLINE_EXCEEDED, _DEADLINE_MSG)
-            else:
-                frame = self._unknown(sid, ctx, exc)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if self._lost or (task is not None and task.cancelling()):
-                raise
-            # The handler's own await was cancelled, not this call.
-            frame = conn.send_error(sid, Code.CANCELLED, "context canceled")
-        except Exception as exc:
-            frame = self._unknown(sid, ctx, exc)
+        except BaseException as exc:
+            frame = self._failure(sid, ctx, exc, timeout)
+        else:
+            frame = self._success(sid, ctx, result, False)
         self._write(frame)
 
     async def _call_stream(self, sid: int, method: StreamMethod, ctx: MethodContext, stream: ServerStream) -> None:
         """One stream: run the handler; end the stream with Data or a Response."""
-        conn = self._conn
         timeout: asyncio.Timeout | None = None
-        result: object
         try:
             try:
                 if ctx.deadline is None:
@@ -406,37 +384,56 @@ class ServerProtocol(asyncio.BufferedProtocol):
             finally:
                 self._streams.pop(sid, None)
                 stream._inbox.discard()
-            if result is not None and type(result) is not bytes:
+        except BaseException as exc:
+            frame = self._failure(sid, ctx, exc, timeout)
+        else:
+            frame = self._success(sid, ctx, result, method.server_streaming)
+        self._write(frame)
+
+    def _success(self, sid: int, ctx: MethodContext, result: object, server_streaming: bool) -> bytes:
+        """The frame for a handler's return value.
+
+        A server stream ends with Data remote-closed (no-data unless a last
+        message was returned) and no Response; anything else gets a Response,
+        as Go answers a nil reply when there is none.
+        """
+        conn = self._conn
+        if type(result) is not bytes and result is not None:
+            try:
                 result = _as_bytes(result, ctx)
-            if method.server_streaming:
-                # Success ends a server stream with Data remote-closed (no-data
-                # unless a last message was returned); no Response follows.
-                frame = conn.send_data(sid, result, close=True)
-            elif result is None:
-                frame = conn.send_error(sid, Code.UNKNOWN, "ttrpc: marshal called with nil")
-            else:
-                frame = conn.send_response(sid, result)
+            except TypeError as exc:
+                return self._unknown(sid, ctx, exc)
+        try:
+            if server_streaming:
+                return conn.send_data(sid, result, close=True)
+            if result is None:
+                return conn.send_error(sid, Code.UNKNOWN, "ttrpc: marshal called with nil")
+            return conn.send_response(sid, result)
         except MessageTooLargeError as exc:
             self._log.warning("ttrpc: %s/%s: response refused: %s", ctx.service, ctx.method, exc)
-            frame = conn.send_error(sid, Code.RESOURCE_EXHAUSTED, str(exc))
-        except TTRPCError as exc:
+            return conn.send_error(sid, Code.RESOURCE_EXHAUSTED, str(exc))
+
+    def _failure(self, sid: int, ctx: MethodContext, exc: BaseException, timeout: asyncio.Timeout | None) -> bytes:
+        """The error frame for what a handler raised; re-raises a cancellation
+        of this call itself (connection lost, server closing) and anything
+        that is not an Exception (KeyboardInterrupt, SystemExit)."""
+        conn = self._conn
+        if isinstance(exc, TTRPCError):
             try:
-                frame = conn.send_error(sid, exc.wire_code or Code.UNKNOWN, exc.message, exc.details)
-            except Exception as bad:
-                frame = self._unknown(sid, ctx, bad)
-        except TimeoutError as exc:
-            if timeout is not None and timeout.expired():
-                frame = conn.send_error(sid, Code.DEADLINE_EXCEEDED, _DEADLINE_MSG)
-            else:
-                frame = self._unknown(sid, ctx, exc)
-        except asyncio.CancelledError:
+                return conn.send_error(sid, exc.wire_code or Code.UNKNOWN, exc.message, exc.details)
+            except Exception as bad:  # e.g. details that are not (str, bytes) pairs
+                return self._unknown(sid, ctx, bad)
+        if isinstance(exc, TimeoutError) and timeout is not None and timeout.expired():
+            return conn.send_error(sid, Code.DEADLINE_EXCEEDED, _DEADLINE_MSG)
+        if isinstance(exc, asyncio.CancelledError):
             task = asyncio.current_task()
             if self._lost or (task is not None and task.cancelling()):
-                raise
-            frame = conn.send_error(sid, Code.CANCELLED, "context canceled")
-        except Exception as exc:
-            frame = self._unknown(sid, ctx, exc)
-        self._write(frame)
+                raise exc
+            # The handler's own await was cancelled, not this call.
+            return conn.send_error(sid, Code.CANCELLED, "context canceled")
+        if not isinstance(exc, Exception):
+            raise exc
+        return self._unknown(sid, ctx, exc)
 
     # StreamSink: what a ServerStream writes through ----------------------
 
