@@ -340,6 +340,8 @@ def main() -> None:
     ap.add_argument("--idle", type=int, default=500, metavar="N",
                     help="connections for the idle-cost rows (0: skip them)")
     ap.add_argument("--idle-only", action="store_true", help="only measure idle connection cost")
+    ap.add_argument("--callers", type=int, nargs="+", default=list(CALLERS), help="unary rows: concurrent callers")
+    ap.add_argument("--payloads", type=int, nargs="+", default=list(PAYLOADS), help="unary rows: payload bytes")
     ap.add_argument("--no-streams", dest="streams", action="store_false", help="skip the streaming rows")
     ap.add_argument("--streams-only", action="store_true", help="only the streaming rows")
     ap.add_argument("--uvloop", action="store_true", help="also run the Python peers under uvloop")
@@ -389,8 +391,8 @@ def main() -> None:
         }
         samples: dict[tuple[str, int, int], list[float]] = {}
         for r in range(opts.rounds):
-            for c in CALLERS:
-                for p in PAYLOADS:
+            for c in opts.callers:
+                for p in opts.payloads:
                     for name, argv in pairs.items():
                         samples.setdefault((name, c, p), []).append(_measure(argv(c, p)))
             print(f"round {r + 1}/{opts.rounds} done ({time.monotonic() - t0:.0f}s)", file=sys.stderr)
@@ -404,8 +406,8 @@ def main() -> None:
     print("| callers | payload | Go srv | Py srv | grpcio srv | Go cli | Py cli | grpcio cli "
           "| py-srv/go-srv | py-srv/grpcio-srv | py-cli/go-cli | py-cli/grpcio-cli |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for c in CALLERS:
-        for p in PAYLOADS:
+    for c in opts.callers:
+        for p in opts.payloads:
             go_srv = med[("go-client/go-server", c, p)]
             py_srv = med[("go-client/py-server", c, p)]
             grpcio_srv = med[("go-grpc-client/grpcio-server", c, p)]
@@ -417,7 +419,7 @@ def main() -> None:
     print("\nServers are driven by Go clients (ttrpc 1.1.1 / grpc-go); clients talk to Go servers. "
           "'Go cli' is the Go ttrpc client against the Go server (the same run as 'Go srv').")
     print("\nGoals at 16 callers:")
-    for p in PAYLOADS:
+    for p in opts.payloads if 16 in opts.callers else ():
         go_r = med[("go-client/py-server", 16, p)] / med[("go-client/go-server", 16, p)]
         grpc_r = med[("go-client/py-server", 16, p)] / med[("go-grpc-client/grpcio-server", 16, p)]
         print(f"- {p} B: py-server/go-server {go_r:.2f} (goal >= {SERVER_GOAL_GO}: "

@@ -338,15 +338,19 @@ class _ClientProtocol(asyncio.BufferedProtocol):
         elif self.transport is not None and not self.lost:
             self.transport.write(frame)
 
-    def write_data(self, stream_id: int, payload: bytes | None, close: bool) -> None:
+    def write_data(self, stream_id: int, payload: bytes | None, close: bool) -> bool:
         try:
             frame = self.conn.send_data(stream_id, payload, close=close)
         except MessageTooLargeError as exc:
             raise TTRPCError(Code.RESOURCE_EXHAUSTED, str(exc)) from None
+        out = self.out
         if not self.batching:  # one write per loop turn for a run of messages
             self.batching = True
             asyncio.get_running_loop().call_soon(self._flush)
-        self.out.append(frame)
+        out.append(frame)
+        if len(out) >= 64:
+            self._flush()  # big runs go out now, so the transport can push back
+        return self.paused or self.lost
 
     async def writable(self, inbox: _Inbox) -> None:
         """Wait while the server is not reading; the stream ending stops the wait."""

@@ -441,7 +441,7 @@ class ServerProtocol(asyncio.BufferedProtocol):
     def lost(self) -> bool:
         return self._lost
 
-    def write_data(self, stream_id: int, payload: bytes | None, close: bool) -> None:
+    def write_data(self, stream_id: int, payload: bytes | None, close: bool) -> bool:
         try:
             frame = self._conn.send_data(stream_id, payload, close=close)
         except MessageTooLargeError as exc:
@@ -450,6 +450,8 @@ class ServerProtocol(asyncio.BufferedProtocol):
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
         self._write(frame)
+        writable = self._writable
+        return self._lost or (writable is not None and not writable.is_set())
 
     async def writable(self, inbox: _Inbox) -> None:
         # A handler blocked here is cancelled if its connection goes or its

@@ -178,7 +178,9 @@ class StreamSink(Protocol):
     @property
     def lost(self) -> bool: ...
 
-    def write_data(self, stream_id: int, payload: bytes | None, close: bool) -> None: ...
+    def write_data(self, stream_id: int, payload: bytes | None, close: bool) -> bool:
+        """Write (or batch) one Data frame; True if the sender must wait (``writable``)."""
+        ...
 
     async def writable(self, inbox: _Inbox) -> None:
         """Return once the transport takes writes again (or ``inbox`` ended)."""
@@ -193,11 +195,12 @@ class _End:
     async def _send(self, sink: StreamSink, inbox: _Inbox, payload: bytes | None, close: bool) -> None:
         if sink.lost:
             raise ClosedError()
-        sink.write_data(inbox.stream_id, payload, close)
-        inbox._sent += 1
-        if inbox._sent % _SEND_BATCH == 0:
-            await asyncio.sleep(0)  # let the batch go out and others run
-        await sink.writable(inbox)
+        if sink.write_data(inbox.stream_id, payload, close):
+            await sink.writable(inbox)
+        else:
+            inbox._sent += 1
+            if inbox._sent % _SEND_BATCH == 0:
+                await asyncio.sleep(0)  # let the batch go out and others run
 
 
 class ServerStream(_End):
