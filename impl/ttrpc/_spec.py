@@ -123,8 +123,13 @@ async def call_unary(
 
 
 async def _requests(cls: type[Req], stream: ServerStream) -> AsyncIterator[Req]:
+    decode = cls.FromString
     async for payload in stream:
-        yield _decode(cls, payload)
+        try:
+            msg = decode(payload)
+        except DecodeError as exc:
+            raise TTRPCError(Code.INTERNAL, f"ttrpc: error unmarshalling payload: {exc}") from None
+        yield msg
 
 
 def server_stream_handler(

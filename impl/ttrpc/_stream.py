@@ -162,8 +162,25 @@ class _Inbox:
             await waiter
 
     async def messages(self) -> AsyncIterator[bytes]:
-        while (payload := await self.recv()) is not None:
-            yield payload
+        """``recv`` until the clean end, without a coroutine per queued message."""
+        queue = self._queue
+        budget = self._budget
+        while True:
+            if queue:
+                payload = queue.popleft()
+                n = len(payload)
+                self._size -= n
+                budget.used -= n
+                yield payload
+                continue
+            if self._closed:
+                return
+            if self._error is not None:
+                raise self._error
+            waiter = self._waiter
+            if waiter is None:
+                waiter = self._waiter = asyncio.get_running_loop().create_future()
+            await waiter
 
     def discard(self) -> None:
         """Drop what is queued (the reader went away)."""
