@@ -28,12 +28,15 @@ def peer_credentials(sock: socket.socket) -> PeerCredentials:
     return PeerCredentials(pid, uid, gid)
 
 
-def require_same_user() -> Callable[[PeerCredentials], bool]:
-    """A peer check admitting this process's effective uid, or root."""
-    euid = os.geteuid()
+def require_same_user(*, allow_root: bool = False) -> Callable[[PeerCredentials], bool]:
+    """A peer check admitting only this process's user: the peer's uid AND gid
+    must equal our effective uid and gid, as Go's ``UnixSocketRequireSameUser``
+    checks. ``allow_root=True`` also admits uid 0 (any gid); Go has no such
+    option, so it is off unless asked for."""
+    euid, egid = os.geteuid(), os.getegid()
 
     def check(peer: PeerCredentials) -> bool:
-        return peer.uid == euid or peer.uid == 0
+        return (peer.uid == euid and peer.gid == egid) or (allow_root and peer.uid == 0)
 
     return check
 
