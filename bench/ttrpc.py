@@ -317,12 +317,37 @@ async def _py_stream_client(socket_path: str, mode: str, payload: int, duration:
 
 
 async def _py_stream_server(socket_path: str, payload: int) -> None:
-    sys.path.insert(0, str(ROOT))
-    from impl.ttrpc import Server
-    from tests.interop._streams import STREAMS, stream_methods
+    """The benchmark's half of ttrpcpeer.Streams (tests/go/.../peer12): Bytes, Sink, Source."""
+    from collections.abc import AsyncIterator
+
+    from google.protobuf.wrappers_pb2 import BytesValue, UInt64Value
+
+    from impl.ttrpc import MethodSpec, Server, bidi_stream_handler, client_stream_handler, server_stream_handler
+
+    async def echo(reqs: AsyncIterator[BytesValue]) -> AsyncIterator[BytesValue]:
+        async for r in reqs:
+            yield r
+
+    async def sink(reqs: AsyncIterator[BytesValue]) -> UInt64Value:
+        n = 0
+        async for _ in reqs:
+            n += 1
+        return UInt64Value(value=n)
+
+    async def source(req: UInt64Value) -> AsyncIterator[BytesValue]:
+        msg = BytesValue(value=bytes(payload))
+        for _ in range(req.value):
+            yield msg
 
     server = Server()
-    server.register_service(STREAMS, stream_methods(payload))
+    server.register_service(
+        "ttrpcpeer.Streams",
+        {
+            "Bytes": bidi_stream_handler(MethodSpec("Bytes", BytesValue, BytesValue), echo),
+            "Sink": client_stream_handler(MethodSpec("Sink", BytesValue, UInt64Value), sink),
+            "Source": server_stream_handler(MethodSpec("Source", UInt64Value, BytesValue), source),
+        },
+    )
     await server.listen(socket_path)
     print("ready", flush=True)
     await server.wait_closed()

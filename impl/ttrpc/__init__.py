@@ -1,8 +1,10 @@
 """impl.ttrpc: a ttrpc server and client speaking Go ttrpc's wire format (1.1 and 1.2 streams).
 
-Layers: a sans-IO core (``ServerConnection``/``ClientConnection``: bytes in,
-events out), a thin asyncio layer (``Server``/``Client`` over unix sockets),
-and a typed layer (service specs, ``bind_task_service``, ``TaskClient``).
+Layers: a sans-IO core in ``impl.ttrpc.lowlevel`` (``ServerConnection``/
+``ClientConnection``: bytes in, events out), a thin asyncio layer (``Server``/
+``Client`` over unix sockets, ``StreamMethod``/``ClientStream`` for ttrpc 1.2
+streams), and a typed layer (method specs, handler wrappers, ``bind_task_service``,
+``TaskClient``). The low-level names stay importable from here too.
 """
 
 from __future__ import annotations
@@ -82,3 +84,53 @@ from ._unix import (
     require_same_user as require_same_user,
     require_uid_gid as require_uid_gid,
 )
+from ._public import public_module
+
+__all__ = [
+    "CONNECTION_BUFFER",
+    "EVENTS_SERVICE",
+    "STREAM_BUFFER",
+    "TASK_SERVICE",
+    "Client",
+    "ClientStream",
+    "ClosedError",
+    "Code",
+    "EventsClient",
+    "EventsMethods",
+    "EventsService",
+    "LocalProtocolError",
+    "MessageTooLargeError",
+    "Metadata",
+    "MethodContext",
+    "MethodSpec",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "Server",
+    "ServerStream",
+    "ServiceSpec",
+    "StreamClosedError",
+    "StreamHandler",
+    "StreamMethod",
+    "TTRPCError",
+    "TaskClient",
+    "TaskMethods",
+    "TypedStream",
+    "bidi_stream_handler",
+    "bind_events_service",
+    "bind_task_service",
+    "call_unary",
+    "client_stream_handler",
+    "open_bidi_stream",
+    "open_client_stream",
+    "open_server_stream",
+    "register_events_service",
+    "register_task_service",
+    "require_root",
+    "require_same_user",
+    "require_uid_gid",
+    "server_stream_handler",
+    "unary_handler",
+    "unary_handler_with_context",
+]
+
+public_module(globals(), __name__)
