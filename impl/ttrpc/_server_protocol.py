@@ -9,9 +9,10 @@ with a direct write.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from shimtypes import PeerCredentials, TTRPCMethod
 
@@ -24,10 +25,7 @@ from ._stream import Budget, ServerStream, StreamMethod, _Inbox
 from ._transport import StreamTransport, read_buffer, stream_transport
 from ._unix import peer_credentials
 
-if TYPE_CHECKING:
-    from ._server import Server
-
-__all__ = ["ServerProtocol"]
+__all__ = ["Connections", "ServerProtocol"]
 
 _DEADLINE_MSG = "context deadline exceeded"
 _BATCH_LIMIT = 64 * 1024
@@ -42,6 +40,34 @@ def _as_bytes(result: object, ctx: MethodContext) -> bytes | None:
     if isinstance(result, (bytes, bytearray, memoryview)):
         return bytes(result)
     raise TypeError(f"ttrpc: handler {ctx.service}/{ctx.method} returned {type(result).__name__}, not bytes")
+
+
+class Connections:
+    """What the connections of one server share: its methods and settings,
+    and the set of live connections (the Server owns one; no cycle back)."""
+
+    __slots__ = ("services", "peer_check", "log", "legacy", "closing", "live", "idle")
+
+    def __init__(
+        self,
+        services: dict[str, dict[str, TTRPCMethod | StreamMethod]],
+        peer_check: Callable[[PeerCredentials], bool] | None,
+        log: logging.Logger,
+        legacy: bool,
+    ) -> None:
+        self.services = services
+        self.peer_check = peer_check
+        self.log = log
+        self.legacy = legacy
+        self.closing = False
+        self.live: set[ServerProtocol] = set()
+        self.idle: asyncio.Event | None = None
+        """Set once ``live`` empties (made by a shutdown that waits for it)."""
+
+    def forget(self, conn: ServerProtocol) -> None:
+        self.live.discard(conn)
+        if not self.live and self.idle is not None:
+            self.idle.set()
 
 
 _Call = tuple[int, TTRPCMethod, MethodContext, bytes, None] | tuple[int, StreamMethod, MethodContext, bytes, ServerStream]
@@ -82,11 +108,11 @@ class ServerProtocol(asyncio.BufferedProtocol):
         "_budget",
     )
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Connections) -> None:
         self._server = server
-        self._services = server._services
-        self._log = server._log
-        self._conn = ServerConnection(legacy=server._legacy)
+        self._services = server.services
+        self._log = server.log
+        self._conn = ServerConnection(legacy=server.legacy)
         self._transport: StreamTransport | None = None
         self._queue: deque[_Call] = deque()
         self._workers: set[asyncio.Task[None]] = set()
@@ -116,7 +142,7 @@ class ServerProtocol(asyncio.BufferedProtocol):
                 self._peer = peer_credentials(sock)
             except OSError as exc:
                 self._log.warning("ttrpc: reading peer credentials failed: %s", exc)
-        check = server._peer_check
+        check = server.peer_check
         if check is not None:
             ok = False
             if self._peer is not None:
@@ -131,11 +157,11 @@ class ServerProtocol(asyncio.BufferedProtocol):
                 self._lost = True
                 transport.abort()
                 return
-        if server._closing:
+        if server.closing:
             self._lost = True
             transport.abort()
             return
-        server._conns.add(self)
+        server.live.add(self)
 
     # asyncio reads straight into a reused buffer (recv_into) instead of
     # allocating a fresh bytes object per read (Protocol.data_received); the
@@ -204,7 +230,7 @@ class ServerProtocol(asyncio.BufferedProtocol):
         for stream in self._streams.values():
             stream._inbox.finish(ClosedError())
         self._streams.clear()
-        self._server._forget(self)
+        self._server.forget(self)
 
     def pause_writing(self) -> None:
         # The peer is not reading its replies: stop reading its requests, and
