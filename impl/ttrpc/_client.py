@@ -17,11 +17,11 @@ from typing import Any
 
 from ._codes import Code
 from ._connection import ClientConnection
-from ._errors import ClosedError, LocalProtocolError, MessageTooLargeError, TTRPCError
+from ._errors import DEADLINE_MESSAGE, ClosedError, LocalProtocolError, MessageTooLargeError, TTRPCError
 from ._events import BadResponse, DataReceived, MessageTooLarge, ResponseReceived
 from ._frame import FLAG_REMOTE_CLOSED, FLAG_REMOTE_OPEN
 from ._stream import Budget, ClientStream, _Inbox
-from ._transport import StreamTransport, read_buffer, stream_transport
+from ._transport import FrameProtocol
 from ._unix import sockaddr
 
 __all__ = ["Client", "Metadata"]
@@ -30,7 +30,6 @@ log = logging.getLogger("impl.ttrpc")
 
 Metadata = Mapping[str, str | Sequence[str]]
 
-_DEADLINE_MSG = "context deadline exceeded"
 _INT64_MAX = 2**63 - 1
 
 
@@ -153,10 +152,7 @@ class Client:
         fut: asyncio.Future[bytes] = self._loop.create_future()
         pending = proto.pending
         pending[sid] = fut
-        if proto.batching:
-            proto.out.append(frame)
-        else:
-            proto.transport.write(frame)
+        proto.write(frame)
         handle = None
         if timeout is not None:
             handle = self._loop.call_later(timeout if timeout > 0 else 0, proto.expire, sid)
@@ -204,10 +200,10 @@ class Client:
             raise TTRPCError(Code.INVALID_ARGUMENT if bad_arg else Code.RESOURCE_EXHAUSTED, str(exc)) from None
         stream = ClientStream(proto, sid, proto.budget, client_streaming, proto.forget)
         proto.streams[sid] = stream
-        proto.send_frame(frame)
+        proto.write(frame)
         if timeout is not None:
             stream._timer = self._loop.call_later(
-                max(timeout, 0), stream._fail, TTRPCError(Code.DEADLINE_EXCEEDED, _DEADLINE_MSG)
+                max(timeout, 0), stream._fail, TTRPCError(Code.DEADLINE_EXCEEDED, DEADLINE_MESSAGE)
             )
         await proto.writable(stream._inbox)
         return stream
@@ -222,35 +218,20 @@ class Client:
         await proto.closed.wait()
 
 
-class _ClientProtocol(asyncio.BufferedProtocol):
+class _ClientProtocol(FrameProtocol):
     """The connection under a Client: routes replies to pending calls by id."""
 
     def __init__(self, on_close: Callable[[], None] | None) -> None:
+        super().__init__()
         self.conn: ClientConnection = ClientConnection()
-        self.transport: StreamTransport | None = None
         self.pending: dict[int, asyncio.Future[bytes]] = {}
-        self.lost: bool = False
         self.closing: bool = False
         self.closed: asyncio.Event = asyncio.Event()
         self.paused: bool = False
-        self.batching: bool = False
-        self.out: list[bytes] = []
         self._drain: asyncio.Future[None] | None = None
         self.streams: dict[int, ClientStream] = {}
         self.budget: Budget = Budget()
         self._on_close: Callable[[], None] | None = on_close
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = stream_transport(transport)
-
-    # asyncio reads straight into a reused buffer (recv_into) instead of
-    # allocating a fresh bytes object per read (Protocol.data_received); the
-    # buffer is shared by the thread's connections (see read_buffer).
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return read_buffer()
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(read_buffer()[:nbytes])
 
     def data_received(self, data: bytes | memoryview) -> None:
         try:
@@ -264,9 +245,7 @@ class _ClientProtocol(asyncio.BufferedProtocol):
         # Several replies wake several callers; their next requests (issued
         # when they resume) are queued and sent in one write by a flush
         # scheduled behind those wake-ups. Order, and so id order, is kept.
-        batch = len(events) > 1 and not self.batching
-        if batch:
-            self.batching = True
+        batch = len(events) > 1 and self.open_batch()
         try:
             for ev in events:
                 if type(ev) is DataReceived:
@@ -295,16 +274,7 @@ class _ClientProtocol(asyncio.BufferedProtocol):
                     self._fail(ev.stream_id, TTRPCError(Code.INTERNAL, ev.message))
         finally:
             if batch:
-                asyncio.get_running_loop().call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self.batching = False
-        out = self.out
-        if out:
-            data = out[0] if len(out) == 1 else b"".join(out)
-            out.clear()
-            if self.transport is not None and not self.lost:
-                self.transport.write(data)
+                self.loop.call_soon(self.flush)
 
     def _fail(self, sid: int, exc: TTRPCError) -> None:
         fut = self.pending.pop(sid, None)
@@ -332,24 +302,13 @@ class _ClientProtocol(asyncio.BufferedProtocol):
         self.streams.pop(sid, None)
         self.conn.forget(sid)
 
-    def send_frame(self, frame: bytes) -> None:
-        if self.batching:
-            self.out.append(frame)
-        elif self.transport is not None and not self.lost:
-            self.transport.write(frame)
-
     def write_data(self, stream_id: int, payload: bytes | None, close: bool) -> bool:
         try:
             frame = self.conn.send_data(stream_id, payload, close=close)
         except MessageTooLargeError as exc:
             raise TTRPCError(Code.RESOURCE_EXHAUSTED, str(exc)) from None
-        out = self.out
-        if not self.batching:  # one write per loop turn for a run of messages
-            self.batching = True
-            asyncio.get_running_loop().call_soon(self._flush)
-        out.append(frame)
-        if len(out) >= 64:
-            self._flush()  # big runs go out now, so the transport can push back
+        self.batch()  # one write per loop turn for a run of messages
+        self.write(frame)
         return self.paused or self.lost
 
     async def writable(self, inbox: _Inbox) -> None:
@@ -363,7 +322,7 @@ class _ClientProtocol(asyncio.BufferedProtocol):
             raise ClosedError()
 
     def expire(self, sid: int) -> None:
-        self._fail(sid, TTRPCError(Code.DEADLINE_EXCEEDED, _DEADLINE_MSG))
+        self._fail(sid, TTRPCError(Code.DEADLINE_EXCEEDED, DEADLINE_MESSAGE))
 
     def fail_all(self) -> None:
         pending, self.pending = self.pending, {}

@@ -19,17 +19,14 @@ from shimtypes import PeerCredentials, TTRPCMethod
 from ._codes import Code
 from ._connection import ServerConnection
 from ._context import MethodContext, metadata_mapping
-from ._errors import ClosedError, MessageTooLargeError, RemoteProtocolError, TTRPCError
+from ._errors import DEADLINE_MESSAGE, ClosedError, MessageTooLargeError, RemoteProtocolError, TTRPCError
 from ._events import BadRequest, DataReceived, MessageTooLarge, RequestReceived
 from ._stream import Budget, ServerStream, StreamMethod, _Inbox
-from ._transport import StreamTransport, read_buffer, stream_transport
+from ._transport import FrameProtocol, StreamTransport
 from ._unix import peer_credentials
 
 __all__ = ["Connections", "ServerProtocol"]
 
-_DEADLINE_MSG = "context deadline exceeded"
-_BATCH_LIMIT = 64 * 1024
-"""Bytes of held replies after which a batch is written out early."""
 _NO_METADATA = metadata_mapping(())
 
 
@@ -73,7 +70,7 @@ class Connections:
 _Call = tuple[int, TTRPCMethod, MethodContext, bytes, None] | tuple[int, StreamMethod, MethodContext, bytes, ServerStream]
 
 
-class ServerProtocol(asyncio.BufferedProtocol):
+class ServerProtocol(FrameProtocol):
     """One connection: frames in, calls run by workers, replies out.
 
     Calls are queued and run by worker tasks, each call inline in a worker
@@ -91,40 +88,29 @@ class ServerProtocol(asyncio.BufferedProtocol):
         "_services",
         "_log",
         "_conn",
-        "_transport",
         "_queue",
         "_workers",
         "_starting",
         "_inflight",
         "_peer",
         "_closing",
-        "_lost",
-        "_loop",
-        "_out",
-        "_out_size",
-        "_flush_scheduled",
         "_writable",
         "_streams",
         "_budget",
     )
 
     def __init__(self, server: Connections) -> None:
+        super().__init__()
         self._server = server
         self._services = server.services
         self._log = server.log
         self._conn = ServerConnection(legacy=server.legacy)
-        self._transport: StreamTransport | None = None
         self._queue: deque[_Call] = deque()
         self._workers: set[asyncio.Task[None]] = set()
         self._starting = 0  # workers created that have not run yet
         self._inflight = 0  # calls queued or running
         self._peer: PeerCredentials | None = None
         self._closing = False
-        self._lost = False
-        self._loop = asyncio.get_running_loop()
-        self._out: list[bytes] = []
-        self._out_size = 0
-        self._flush_scheduled = False
         # Set while the transport accepts writes; cleared by pause_writing.
         self._writable: asyncio.Event | None = None
         # Client-streaming streams whose handler has not returned, by id.
@@ -134,7 +120,9 @@ class ServerProtocol(asyncio.BufferedProtocol):
     # asyncio callbacks -------------------------------------------------
 
     def connection_made(self, base: asyncio.BaseTransport) -> None:
-        self._transport = transport = stream_transport(base)
+        super().connection_made(base)
+        transport = self.transport
+        assert transport is not None
         server = self._server
         sock = transport.get_extra_info("socket")
         if sock is not None:
@@ -154,26 +142,17 @@ class ServerProtocol(asyncio.BufferedProtocol):
                 self._log.warning(
                     "ttrpc: refusing connection after handshake (peer %s)", self._peer
                 )
-                self._lost = True
+                self.lost = True
                 transport.abort()
                 return
         if server.closing:
-            self._lost = True
+            self.lost = True
             transport.abort()
             return
         server.live.add(self)
 
-    # asyncio reads straight into a reused buffer (recv_into) instead of
-    # allocating a fresh bytes object per read (Protocol.data_received); the
-    # buffer is shared by the thread's connections (see read_buffer).
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return read_buffer()
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(read_buffer()[:nbytes])
-
     def data_received(self, data: bytes | memoryview) -> None:
-        if self._lost or (self._closing and not self._inflight):
+        if self.lost or (self._closing and not self._inflight):
             return
         try:
             events = self._conn.receive_data(data)
@@ -184,9 +163,7 @@ class ServerProtocol(asyncio.BufferedProtocol):
         # Several requests at once: hold their replies and send them in one
         # write by a flush queued behind the worker's first step. A lone
         # request is answered with a direct write (no extra loop iteration).
-        batch = len(events) > 1 and not self._flush_scheduled
-        if batch:
-            self._flush_scheduled = True
+        batch = len(events) > 1 and self.open_batch()
         try:
             for ev in events:
                 if type(ev) is RequestReceived:
@@ -198,18 +175,18 @@ class ServerProtocol(asyncio.BufferedProtocol):
                     # else: a unary call or a finished stream; Go 1.2.0-1.2.7 panic here.
                 elif type(ev) is MessageTooLarge:
                     self._log.warning("ttrpc: stream %d: %s", ev.stream_id, ev.message)
-                    self._write(
+                    self.write(
                         self._conn.send_error(ev.stream_id, Code.RESOURCE_EXHAUSTED, ev.message)
                     )
                 elif type(ev) is BadRequest:
                     self._log.warning("ttrpc: stream %d: %s", ev.stream_id, ev.message)
-                    self._write(self._conn.send_error(ev.stream_id, ev.code, ev.message))
+                    self.write(self._conn.send_error(ev.stream_id, ev.code, ev.message))
                 # FrameIgnored: Data and unknown types are skipped, as 1.1.1 does.
         finally:
             if self._queue and not self._starting:
                 self._spawn()
             if batch:
-                self._loop.call_soon(self._flush)
+                self.loop.call_soon(self.flush)  # after the worker's first step
 
     def eof_received(self) -> bool:
         # The peer stopped sending; 1.1.1 drops the connection here. Returning
@@ -217,13 +194,13 @@ class ServerProtocol(asyncio.BufferedProtocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._lost = True
+        self.lost = True
         try:
             self._conn.receive_eof()
         except RemoteProtocolError as err:
             # Go 1.1.1 logs "failed reading message: unexpected EOF" here.
             self._log.info("%s", err)
-        self._out.clear()
+        self.out.clear()
         self._drop_queue()
         for task in list(self._workers):
             task.cancel()
@@ -240,14 +217,14 @@ class ServerProtocol(asyncio.BufferedProtocol):
         if self._writable is None:
             self._writable = asyncio.Event()
         self._writable.clear()
-        if self._transport is not None and not self._lost:
-            self._transport.pause_reading()
+        if self.transport is not None and not self.lost:
+            self.transport.pause_reading()
 
     def resume_writing(self) -> None:
         if self._writable is not None:
             self._writable.set()
-        if self._transport is not None and not self._lost:
-            self._transport.resume_reading()
+        if self.transport is not None and not self.lost:
+            self.transport.resume_reading()
 
     # server-side control -------------------------------------------------
 
@@ -261,8 +238,8 @@ class ServerProtocol(asyncio.BufferedProtocol):
         self._drop_queue()
         for task in list(self._workers):
             task.cancel()
-        self._flush()
-        transport = self._transport
+        self.flush()
+        transport = self.transport
         if transport is not None:
             if transport.get_write_buffer_size():
                 # close() would wait for a peer that is not reading: drop it now.
@@ -276,50 +253,27 @@ class ServerProtocol(asyncio.BufferedProtocol):
 
     def _close_transport(self) -> None:
         """Close after every queued response is handed to the transport."""
-        self._flush()
-        if self._transport is not None:
-            self._transport.close()
+        self.flush()
+        if self.transport is not None:
+            self.transport.close()
 
     # calls ----------------------------------------------------------------
-
-    def _write(self, frame: bytes) -> None:
-        """Write a frame now, or add it to the pending batch (see data_received)."""
-        if self._lost or self._transport is None:
-            return
-        if self._flush_scheduled:
-            self._out.append(frame)
-            self._out_size += len(frame)
-            if self._out_size >= _BATCH_LIMIT:
-                # Big replies gain nothing from batching; writing now lets
-                # the transport apply backpressure (pause_writing) at once.
-                self._flush()
-        else:
-            self._transport.write(frame)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        self._out_size = 0
-        out = self._out
-        if out and not self._lost and self._transport is not None:
-            data = out[0] if len(out) == 1 else b"".join(out)
-            out.clear()
-            self._transport.write(data)
 
     def _request(self, ev: RequestReceived) -> None:
         sid = ev.stream_id
         methods = self._services.get(ev.service)
         if methods is None:
-            self._write(self._conn.send_error(sid, Code.UNIMPLEMENTED, f"service {ev.service}"))
+            self.write(self._conn.send_error(sid, Code.UNIMPLEMENTED, f"service {ev.service}"))
             return
         handler = methods.get(ev.method)
         if handler is None:
-            self._write(self._conn.send_error(sid, Code.UNIMPLEMENTED, f"method {ev.method}"))
+            self.write(self._conn.send_error(sid, Code.UNIMPLEMENTED, f"method {ev.method}"))
             return
         ns = ev.timeout_nano
         deadline: float | None = None
         if ns:
             if ns < 0:
-                self._write(self._conn.send_error(sid, Code.DEADLINE_EXCEEDED, _DEADLINE_MSG))
+                self.write(self._conn.send_error(sid, Code.DEADLINE_EXCEEDED, DEADLINE_MESSAGE))
                 return
             deadline = time.monotonic() + ns / 1e9
         md = ev.metadata
@@ -347,7 +301,7 @@ class ServerProtocol(asyncio.BufferedProtocol):
 
     def _spawn(self) -> None:
         self._starting += 1
-        task = self._loop.create_task(self._worker())
+        task = self.loop.create_task(self._worker())
         self._workers.add(task)
         task.add_done_callback(self._workers.discard)
 
@@ -374,7 +328,7 @@ class ServerProtocol(asyncio.BufferedProtocol):
                         frame = self._failure(sid, ctx, exc, None)
                     else:
                         frame = self._success(sid, ctx, result, False)
-                    self._write(frame)
+                    self.write(frame)
                 else:
                     await self._call_with_deadline(call[0], call[1], call[2], call[3], call[2].deadline)
             finally:
@@ -386,7 +340,7 @@ class ServerProtocol(asyncio.BufferedProtocol):
         self, sid: int, handler: TTRPCMethod, ctx: MethodContext, payload: bytes, deadline: float
     ) -> None:
         """One unary call whose handler is cancelled at the client's deadline."""
-        timeout = asyncio.timeout_at(deadline - time.monotonic() + self._loop.time())
+        timeout = asyncio.timeout_at(deadline - time.monotonic() + self.loop.time())
         try:
             async with timeout:
                 result = await handler(ctx, payload)
@@ -394,7 +348,7 @@ class ServerProtocol(asyncio.BufferedProtocol):
             frame = self._failure(sid, ctx, exc, timeout)
         else:
             frame = self._success(sid, ctx, result, False)
-        self._write(frame)
+        self.write(frame)
 
     async def _call_stream(self, sid: int, method: StreamMethod, ctx: MethodContext, stream: ServerStream) -> None:
         """One stream: run the handler; end the stream with Data or a Response."""
@@ -404,7 +358,7 @@ class ServerProtocol(asyncio.BufferedProtocol):
                 if ctx.deadline is None:
                     result = await method.handler(ctx, stream)
                 else:
-                    timeout = asyncio.timeout_at(ctx.deadline - time.monotonic() + self._loop.time())
+                    timeout = asyncio.timeout_at(ctx.deadline - time.monotonic() + self.loop.time())
                     async with timeout:
                         result = await method.handler(ctx, stream)
             finally:
@@ -414,7 +368,7 @@ class ServerProtocol(asyncio.BufferedProtocol):
             frame = self._failure(sid, ctx, exc, timeout)
         else:
             frame = self._success(sid, ctx, result, method.server_streaming)
-        self._write(frame)
+        self.write(frame)
 
     def _success(self, sid: int, ctx: MethodContext, result: object, server_streaming: bool) -> bytes:
         """The frame for a handler's return value.
@@ -450,10 +404,10 @@ class ServerProtocol(asyncio.BufferedProtocol):
             except Exception as bad:  # e.g. details that are not (str, bytes) pairs
                 return self._unknown(sid, ctx, bad)
         if isinstance(exc, TimeoutError) and timeout is not None and timeout.expired():
-            return conn.send_error(sid, Code.DEADLINE_EXCEEDED, _DEADLINE_MSG)
+            return conn.send_error(sid, Code.DEADLINE_EXCEEDED, DEADLINE_MESSAGE)
         if isinstance(exc, asyncio.CancelledError):
             task = asyncio.current_task()
-            if self._lost or (task is not None and task.cancelling()):
+            if self.lost or (task is not None and task.cancelling()):
                 raise exc
             # The handler's own await was cancelled, not this call.
             return conn.send_error(sid, Code.CANCELLED, "context canceled")
@@ -464,20 +418,19 @@ class ServerProtocol(asyncio.BufferedProtocol):
     # StreamSink: what a ServerStream writes through ----------------------
 
     @property
-    def lost(self) -> bool:
-        return self._lost
+    def _transport(self) -> StreamTransport | None:
+        """The transport (for tests and debugging)."""
+        return self.transport
 
     def write_data(self, stream_id: int, payload: bytes | None, close: bool) -> bool:
         try:
             frame = self._conn.send_data(stream_id, payload, close=close)
         except MessageTooLargeError as exc:
             raise TTRPCError(Code.RESOURCE_EXHAUSTED, str(exc)) from None
-        if not self._flush_scheduled:  # one write per loop turn for a run of messages
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush)
-        self._write(frame)
+        self.batch()  # one write per loop turn for a run of messages
+        self.write(frame)
         writable = self._writable
-        return self._lost or (writable is not None and not writable.is_set())
+        return self.lost or (writable is not None and not writable.is_set())
 
     async def writable(self, inbox: _Inbox) -> None:
         # A handler blocked here is cancelled if its connection goes or its
@@ -485,7 +438,7 @@ class ServerProtocol(asyncio.BufferedProtocol):
         writable = self._writable
         if writable is not None and not writable.is_set():
             await writable.wait()
-        if self._lost:
+        if self.lost:
             raise ClosedError()
 
     def _unknown(self, sid: int, ctx: MethodContext, exc: BaseException) -> bytes:
