@@ -36,11 +36,12 @@ from ._frame import (
     MAX_STREAM_ID,
     MessageType,
 )
+from .._varint import SMALL as _SMALL
 from ._wire import (
     encode_error_response,
     encode_request,
     encode_request_head,
-    encode_success_response,
+    varint,
 )
 
 __all__ = ["ClientConnection", "ServerConnection"]
@@ -262,13 +263,20 @@ class ServerConnection(_FrameReader):
 
     def send_response(self, stream_id: int, payload: bytes) -> bytes:
         """A success frame (no status field). Raises MessageTooLargeError over 4 MiB."""
-        data = encode_success_response(payload)
-        n = len(data)
-        if n > MAX_MESSAGE:
-            raise MessageTooLargeError(n, MAX_MESSAGE)
         if self._open:
             self._open.pop(stream_id, None)
-        return _pack_header(n, stream_id, _RESPONSE, 0) + data
+        size = len(payload)
+        if size < 128:
+            if not size:  # an empty message: a frame with no data at all
+                return _pack_header(0, stream_id, _RESPONSE, 0)
+            return b"".join((_pack_header(size + 2, stream_id, _RESPONSE, 0), b"\x12", _SMALL[size], payload))
+        # Header, tag, length and payload copied once (a large reply is not
+        # concatenated twice); the bytes are those of encode_success_response.
+        length = varint(size)
+        n = 1 + len(length) + size
+        if n > MAX_MESSAGE:
+            raise MessageTooLargeError(n, MAX_MESSAGE)
+        return b"".join((_pack_header(n, stream_id, _RESPONSE, 0), b"\x12", length, payload))
 
     def send_error(
         self,

@@ -1,7 +1,7 @@
 """One server connection: frames in, calls run by workers, replies out.
 
-An asyncio BufferedProtocol (no streams: fewer copies and wakeups) reading
-into one reused buffer. Handlers run concurrently and answer out of order;
+A FrameProtocol (an asyncio BufferedProtocol reading into the thread's shared
+buffer; no streams: fewer copies and wakeups). Handlers run concurrently and answer out of order;
 replies to a burst of requests leave in one write, a lone request is answered
 with a direct write.
 """
