@@ -40,8 +40,9 @@ SERVICE = "ttrpcpeer.Echo"  # the Go peer's service (tests/go/src/ttrpcpeer/echo
 GRPC_METHOD = "/bench.Echo/Echo"
 CALLERS = (1, 16)
 PAYLOADS = (0, 4096)
-SERVER_GOAL_GO = 0.5  # Python server >= 0.5x the Go server at 16 callers
+SERVER_GOAL_GO = 1.0  # Python server >= 1.0x the Go server at 16 callers (default loop)
 SERVER_GOAL_GRPCIO = 2.0  # ... and >= 2x grpcio's server
+CLIENT_GOAL_GO = 1.0  # Python client >= 1.0x the Go client at 16 callers
 STREAM_GOAL = 0.8  # streaming rows: Python >= 0.8x Go, server and client
 
 
@@ -390,9 +391,11 @@ def main() -> None:
             return
         grpcbench = _go_build(tmp, "ttrpcpeer/cmd/grpcbench")
         build_s = time.monotonic() - t0
-        socks = {name: str(tmp / f"{name}.sock") for name in ("go", "py", "grpcio", "gogrpc")}
+        socks = {name: str(tmp / f"{name}.sock") for name in ("go", "py", "pyu", "grpcio", "gogrpc")}
         stack.enter_context(_server([str(peer), "bench-server", "-socket", socks["go"]]))
         stack.enter_context(_server([*me, "--role", "py-server", socks["py"]]))
+        if opts.uvloop:
+            stack.enter_context(_server([*me, "--role", "py-server-uvloop", socks["pyu"]]))
         stack.enter_context(_server([*me, "--role", "grpcio-server", socks["grpcio"]]))
         stack.enter_context(_server([str(grpcbench), "-serve", "-socket", socks["gogrpc"]]))
 
@@ -414,6 +417,9 @@ def main() -> None:
             "py-client/go-server": lambda c, p: py_role("py-client", socks["go"], c, p),
             "grpcio-client/go-grpc-server": lambda c, p: py_role("grpcio-client", socks["gogrpc"], c, p),
         }
+        if opts.uvloop:
+            pairs["go-client/py-server-uvloop"] = lambda c, p: go_client(socks["pyu"], c, p)
+            pairs["py-client-uvloop/go-server"] = lambda c, p: py_role("py-client-uvloop", socks["go"], c, p)
         samples: dict[tuple[str, int, int], list[float]] = {}
         for r in range(opts.rounds):
             for c in opts.callers:
@@ -441,6 +447,16 @@ def main() -> None:
             print(f"| {c} | {p} B | {_fmt(go_srv)} | {_fmt(py_srv)} | {_fmt(grpcio_srv)} | {_fmt(go_srv)} "
                   f"| {_fmt(py_cli)} | {_fmt(grpcio_cli)} | {py_srv / go_srv:.2f} | {py_srv / grpcio_srv:.2f} "
                   f"| {py_cli / go_srv:.2f} | {py_cli / grpcio_cli:.2f} |")
+    if opts.uvloop:
+        print("\nThe same under uvloop (Python server and client; Go peers unchanged):\n")
+        print("| callers | payload | Py srv uvloop | Py cli uvloop | uvloop-srv/go-srv | uvloop-cli/go-cli |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        for c in opts.callers:
+            for p in opts.payloads:
+                go_srv = med[("go-client/go-server", c, p)]
+                us = med[("go-client/py-server-uvloop", c, p)]
+                uc = med[("py-client-uvloop/go-server", c, p)]
+                print(f"| {c} | {p} B | {_fmt(us)} | {_fmt(uc)} | {us / go_srv:.2f} | {uc / go_srv:.2f} |")
     print("\nServers are driven by Go clients (ttrpc 1.1.1 / grpc-go); clients talk to Go servers. "
           "'Go cli' is the Go ttrpc client against the Go server (the same run as 'Go srv').")
     print("\nGoals at 16 callers:")
@@ -450,6 +466,8 @@ def main() -> None:
         print(f"- {p} B: py-server/go-server {go_r:.2f} (goal >= {SERVER_GOAL_GO}: "
               f"{'met' if go_r >= SERVER_GOAL_GO else 'MISSED'}); py-server/grpcio-server {grpc_r:.2f} "
               f"(goal >= {SERVER_GOAL_GRPCIO}: {'met' if grpc_r >= SERVER_GOAL_GRPCIO else 'MISSED'})")
+        cli_r = med[("py-client/go-server", 16, p)] / med[("go-client/go-server", 16, p)]
+        print(f"  py-client/go-client {cli_r:.2f} (goal >= {CLIENT_GOAL_GO}: {'met' if cli_r >= CLIENT_GOAL_GO else 'MISSED'})")
     if stream_med:
         _print_stream_rows(stream_med, opts.rounds, opts.duration)
     if idle:
