@@ -290,9 +290,8 @@ async def _py_stream_client(socket_path: str, mode: str, payload: int, duration:
         stream = await client.open_stream(service, "Bytes")
         for _ in range(64):
             await stream.send(msg)
-        while True:
-            reply = await stream.recv()
-            assert reply is not None and len(BytesValue.FromString(reply).value) == payload
+        async for reply in stream:
+            assert len(BytesValue.FromString(reply).value) == payload
             if not tick():
                 break
             await stream.send(msg)
@@ -307,9 +306,8 @@ async def _py_stream_client(socket_path: str, mode: str, payload: int, duration:
         stream = await client.open_stream(
             service, "Source", UInt64Value(value=1 << 40).SerializeToString(), client_streaming=False
         )
-        while True:
-            reply = await stream.recv()
-            assert reply is not None and len(BytesValue.FromString(reply).value) == payload
+        async for reply in stream:
+            assert len(BytesValue.FromString(reply).value) == payload
             if not tick():
                 break
     seconds = loop.time() - start

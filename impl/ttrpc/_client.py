@@ -251,7 +251,9 @@ class _ClientProtocol(FrameProtocol):
                 if type(ev) is DataReceived:
                     stream = self.streams.get(ev.stream_id)
                     if stream is not None:
-                        stream._deliver(ev.payload, ev.remote_closed)
+                        last = ev.remote_closed
+                        if not stream._inbox.feed(ev.payload, last) or last:
+                            stream._release()  # ended or overflowed
                     continue
                 if type(ev) is ResponseReceived:
                     fut = pending.pop(ev.stream_id, None)

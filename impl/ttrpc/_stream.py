@@ -112,7 +112,8 @@ class _Inbox:
             budget.used += n
         if last:
             self._closed = True
-        self._wake()
+        if self._waiter is not None or self._ended is not None:
+            self._wake()
         return True
 
     def fail(self, exc: BaseException) -> None:
@@ -160,6 +161,20 @@ class _Inbox:
             if waiter is None:
                 waiter = self._waiter = asyncio.get_running_loop().create_future()
             await waiter
+
+    async def wait(self) -> bool:
+        """Wait while nothing is queued; True at the clean end (raises the
+        error of an unclean one), False once a message is queued."""
+        while not self._queue:
+            if self._closed:
+                return True
+            if self._error is not None:
+                raise self._error
+            waiter = self._waiter
+            if waiter is None:
+                waiter = self._waiter = asyncio.get_running_loop().create_future()
+            await waiter
+        return False
 
     async def messages(self) -> AsyncIterator[bytes]:
         """``recv`` until the clean end, without a coroutine per queued message."""
