@@ -281,8 +281,7 @@ def test_slow_reader_on_the_client_fails_alone() -> None:
             # Not reading `slow`; a second stream still gets through.
             ss = await open_server_stream(client, SVC, COUNT, UInt32Value(value=3))
             assert [m.value async for m in ss] == ["0", "1", "2"]
-            while not slow.done:
-                await asyncio.sleep(0.001)  # frames arrive; no event signals the overflow
+            await slow._inbox.ended_future()  # the overflow ends it while nobody reads
             assert client._proto.budget.used == 0
             with pytest.raises(TTRPCError) as info:
                 await slow.recv()
