@@ -323,11 +323,16 @@ class ClientStream(_End):
 
     async def send(self, payload: bytes) -> None:
         """Send one message; waits while the server is not reading (bounded by
-        the stream's timeout). Raises StreamClosedError after ``close_send``
-        or for a stream that is not client-streaming."""
+        the stream's timeout). Raises StreamClosedError after ``close_send``,
+        for a stream that is not client-streaming, or once the server has
+        ended the stream; the stream's error if it failed."""
         if self._closed_send:
             raise StreamClosedError()
         self._raise_failure()
+        if self._inbox._closed:
+            # The server ended the stream: Data now would reach no handler
+            # (and makes a Go 1.2.0-1.2.7 server panic).
+            raise StreamClosedError("ttrpc: stream ended by the server")
         await self._send(self._sink, self._inbox, payload, False)
         self._raise_failure()
 

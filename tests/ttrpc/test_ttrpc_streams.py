@@ -372,3 +372,24 @@ def test_a_blocked_write_does_not_deadlock_the_client() -> None:
         srv.close()
 
     run(main())
+
+
+def test_no_data_after_the_server_ended_the_stream() -> None:
+    """Sending then would reach no handler (and crash a Go 1.2.0-1.2.7 server)."""
+    name = abstract_name()
+
+    async def early(ctx: TTRPCMethodContext, stream: ServerStream) -> bytes:
+        return b"done before reading"
+
+    server = Server()
+    server.register_service("e", {"Early": StreamMethod(early, client_streaming=True, server_streaming=False)})
+
+    async def main() -> None:
+        async with serve(name, server=server), await Client.connect(name) as client:
+            stream = await client.open_stream("e", "Early")
+            assert await stream.recv() == b"done before reading"
+            assert await stream.recv() is None
+            with pytest.raises(StreamClosedError, match="ended by the server"):
+                await stream.send(b"late")
+
+    run(main())
