@@ -17,9 +17,11 @@ from typing import Any
 
 from ._codes import Code
 from ._connection import ClientConnection
-from ._errors import ClosedError, LocalProtocolError, MessageTooLargeError, TTRPCError
-from ._events import BadResponse, MessageTooLarge, ResponseReceived
-from ._frame import READ_SIZE
+from ._errors import DEADLINE_MESSAGE, ClosedError, LocalProtocolError, MessageTooLargeError, TTRPCError
+from ._events import BadResponse, DataReceived, MessageTooLarge, ResponseReceived
+from ._frame import FLAG_REMOTE_CLOSED, FLAG_REMOTE_OPEN
+from ._stream import Budget, ClientStream, _Inbox
+from ._transport import FrameProtocol
 from ._unix import sockaddr
 
 __all__ = ["Client", "Metadata"]
@@ -28,7 +30,6 @@ log = logging.getLogger("impl.ttrpc")
 
 Metadata = Mapping[str, str | Sequence[str]]
 
-_DEADLINE_MSG = "context deadline exceeded"
 _INT64_MAX = 2**63 - 1
 
 
@@ -41,6 +42,20 @@ def _metadata_pairs(metadata: Metadata) -> list[tuple[str, str]]:
         else:
             pairs.extend((key, v) for v in value)
     return pairs
+
+
+def _timeout_nano(timeout: float | None) -> int:
+    """timeout_nano for a timeout in seconds: 0 (none) for None or infinity."""
+    if timeout is None:
+        return 0
+    if timeout != timeout:
+        raise ValueError("ttrpc: timeout is NaN, not a number of seconds")
+    if timeout == math.inf:
+        return 0
+    # 0 on the wire means "no deadline", so never send it for a timeout;
+    # clamp as floats first (int(-inf) raises).
+    ns = int(max(-1e19, min(timeout * 1e9, 1e19))) or (1 if timeout > 0 else -1)
+    return max(min(ns, _INT64_MAX), -_INT64_MAX)
 
 
 class Client:
@@ -72,7 +87,19 @@ class Client:
         if isinstance(target, socket.socket):
             _, proto = await loop.create_unix_connection(factory, sock=target)
         else:
-            _, proto = await loop.create_unix_connection(factory, sockaddr(os.fspath(target)))
+            addr = sockaddr(os.fspath(target))
+            if addr.startswith("\0"):
+                # Connected here: uvloop takes no abstract name as a path.
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.setblocking(False)
+                    await loop.sock_connect(sock, addr)
+                except BaseException:
+                    sock.close()
+                    raise
+                _, proto = await loop.create_unix_connection(factory, sock=sock)
+            else:
+                _, proto = await loop.create_unix_connection(factory, addr)
         return cls(proto, loop)
 
     @property
@@ -108,15 +135,9 @@ class Client:
             raise ClosedError()
         ns = 0
         if timeout is not None:
-            if timeout != timeout:
-                raise ValueError("ttrpc: timeout is NaN, not a number of seconds")
+            ns = _timeout_nano(timeout)
             if timeout == math.inf:
                 timeout = None
-            else:
-                # 0 on the wire means "no deadline", so never send it for a
-                # timeout; clamp as floats first (int(-inf) raises).
-                ns = int(max(-1e19, min(timeout * 1e9, 1e19))) or (1 if timeout > 0 else -1)
-                ns = max(min(ns, _INT64_MAX), -_INT64_MAX)
         pairs = _metadata_pairs(metadata) if metadata else ()
         try:
             sid, frame = proto.conn.send_request(service, method, payload, ns, pairs)
@@ -131,10 +152,7 @@ class Client:
         fut: asyncio.Future[bytes] = self._loop.create_future()
         pending = proto.pending
         pending[sid] = fut
-        if proto.batching:
-            proto.out.append(frame)
-        else:
-            proto.transport.write(frame)
+        proto.write(frame)
         handle = None
         if timeout is not None:
             handle = self._loop.call_later(timeout if timeout > 0 else 0, proto.expire, sid)
@@ -147,6 +165,49 @@ class Client:
                 handle.cancel()
             pending.pop(sid, None)
 
+    async def open_stream(
+        self,
+        service: str,
+        method: str,
+        payload: bytes = b"",
+        *,
+        client_streaming: bool = True,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> ClientStream:
+        """Open a ttrpc 1.2 stream: a Request flagged remote-open (the client
+        sends Data next, then ``close_send``) or, with ``client_streaming=False``,
+        remote-closed with ``payload`` as the one request message.
+
+        ``timeout`` bounds the whole stream: after it, ``recv`` and ``send``
+        raise DEADLINE_EXCEEDED (the server is told the deadline too). Raises
+        like ``call`` for what cannot be sent; ClosedError if the connection is gone.
+        """
+        proto = self._proto
+        if proto.lost or proto.closing or proto.transport is None:
+            raise ClosedError()
+        ns = _timeout_nano(timeout)
+        if timeout == math.inf:
+            timeout = None
+        pairs = _metadata_pairs(metadata) if metadata else ()
+        flags = FLAG_REMOTE_OPEN if client_streaming else FLAG_REMOTE_CLOSED
+        try:
+            sid, frame = proto.conn.send_request(service, method, payload, ns, pairs, flags)
+        except MessageTooLargeError as exc:
+            raise TTRPCError(Code.RESOURCE_EXHAUSTED, str(exc)) from None
+        except LocalProtocolError as exc:
+            bad_arg = isinstance(exc.__cause__, UnicodeError)
+            raise TTRPCError(Code.INVALID_ARGUMENT if bad_arg else Code.RESOURCE_EXHAUSTED, str(exc)) from None
+        stream = ClientStream(proto, sid, proto.budget, client_streaming, proto.forget)
+        proto.streams[sid] = stream
+        proto.write(frame)
+        if timeout is not None:
+            stream._timer = self._loop.call_later(
+                max(timeout, 0), stream._fail, TTRPCError(Code.DEADLINE_EXCEEDED, DEADLINE_MESSAGE)
+            )
+        await proto.writable(stream._inbox)
+        return stream
+
     async def close(self) -> None:
         """Fail pending calls with ClosedError, close the socket, run on_close."""
         proto = self._proto
@@ -157,34 +218,20 @@ class Client:
         await proto.closed.wait()
 
 
-class _ClientProtocol(asyncio.BufferedProtocol):
+class _ClientProtocol(FrameProtocol):
     """The connection under a Client: routes replies to pending calls by id."""
 
     def __init__(self, on_close: Callable[[], None] | None) -> None:
+        super().__init__()
         self.conn: ClientConnection = ClientConnection()
-        self.transport: asyncio.Transport | None = None
         self.pending: dict[int, asyncio.Future[bytes]] = {}
-        self.lost: bool = False
         self.closing: bool = False
         self.closed: asyncio.Event = asyncio.Event()
         self.paused: bool = False
-        self.batching: bool = False
-        self.out: list[bytes] = []
         self._drain: asyncio.Future[None] | None = None
+        self.streams: dict[int, ClientStream] = {}
+        self.budget: Budget = Budget()
         self._on_close: Callable[[], None] | None = on_close
-        self._rbuf: memoryview = memoryview(bytearray(READ_SIZE))
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-
-    # asyncio reads straight into one reused buffer (recv_into) instead of
-    # allocating a fresh 256 KiB bytes object per read (Protocol.data_received).
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self._rbuf
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(self._rbuf[:nbytes])
 
     def data_received(self, data: bytes | memoryview) -> None:
         try:
@@ -198,14 +245,23 @@ class _ClientProtocol(asyncio.BufferedProtocol):
         # Several replies wake several callers; their next requests (issued
         # when they resume) are queued and sent in one write by a flush
         # scheduled behind those wake-ups. Order, and so id order, is kept.
-        batch = len(events) > 1 and not self.batching
-        if batch:
-            self.batching = True
+        batch = len(events) > 1 and self.open_batch()
         try:
             for ev in events:
+                if type(ev) is DataReceived:
+                    stream = self.streams.get(ev.stream_id)
+                    if stream is not None:
+                        last = ev.remote_closed
+                        if not stream._inbox.feed(ev.payload, last) or last:
+                            stream._release()  # ended or overflowed
+                    continue
                 if type(ev) is ResponseReceived:
                     fut = pending.pop(ev.stream_id, None)
-                    if fut is None or fut.done():
+                    if fut is None:
+                        if self.streams:
+                            self._stream_response(ev)
+                        continue
+                    if fut.done():
                         continue  # late reply to a timed-out or cancelled call
                     status = ev.status
                     if status is None:
@@ -220,30 +276,64 @@ class _ClientProtocol(asyncio.BufferedProtocol):
                     self._fail(ev.stream_id, TTRPCError(Code.INTERNAL, ev.message))
         finally:
             if batch:
-                asyncio.get_running_loop().call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self.batching = False
-        out = self.out
-        if out:
-            data = out[0] if len(out) == 1 else b"".join(out)
-            out.clear()
-            if self.transport is not None and not self.lost:
-                self.transport.write(data)
+                self.loop.call_soon(self.flush)
 
     def _fail(self, sid: int, exc: TTRPCError) -> None:
         fut = self.pending.pop(sid, None)
         if fut is not None and not fut.done():
             fut.set_exception(exc)
+        stream = self.streams.get(sid)
+        if stream is not None:
+            stream._fail(exc, after_queued=True)
+
+    def _stream_response(self, ev: ResponseReceived) -> None:
+        """A Response ends a stream: its payload is the last message, or its
+        status the error raised after the messages before it."""
+        stream = self.streams.get(ev.stream_id)
+        if stream is None:
+            return  # cancelled or timed out here; Go logs "inactive stream"
+        status = ev.status
+        if status is None:
+            stream._deliver(ev.payload, True)
+        else:
+            stream._fail(TTRPCError(status.code, status.message, details=status.details), after_queued=True)
+
+    # StreamSink: what a ClientStream writes through -----------------------
+
+    def forget(self, sid: int) -> None:
+        self.streams.pop(sid, None)
+        self.conn.forget(sid)
+
+    def write_data(self, stream_id: int, payload: bytes | None, close: bool) -> bool:
+        try:
+            frame = self.conn.send_data(stream_id, payload, close=close)
+        except MessageTooLargeError as exc:
+            raise TTRPCError(Code.RESOURCE_EXHAUSTED, str(exc)) from None
+        self.batch()  # one write per loop turn for a run of messages
+        self.write(frame)
+        return self.paused or self.lost
+
+    async def writable(self, inbox: _Inbox) -> None:
+        """Wait while the server is not reading; the stream ending stops the wait."""
+        if self.paused and not self.lost:
+            if self._drain is None:
+                self._drain = asyncio.get_running_loop().create_future()
+            waiters: tuple[asyncio.Future[Any], ...] = (self._drain, inbox.ended_future())
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        if self.lost:
+            raise ClosedError()
 
     def expire(self, sid: int) -> None:
-        self._fail(sid, TTRPCError(Code.DEADLINE_EXCEEDED, _DEADLINE_MSG))
+        self._fail(sid, TTRPCError(Code.DEADLINE_EXCEEDED, DEADLINE_MESSAGE))
 
     def fail_all(self) -> None:
         pending, self.pending = self.pending, {}
         for fut in pending.values():
             if not fut.done():
                 fut.set_exception(ClosedError())
+        streams, self.streams = self.streams, {}
+        for stream in streams.values():
+            stream._fail(ClosedError(), after_queued=True)
 
     def eof_received(self) -> bool:
         return False  # never half-open: close our side as well

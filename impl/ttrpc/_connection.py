@@ -19,6 +19,7 @@ from ._errors import LocalProtocolError, MessageTooLargeError, RemoteProtocolErr
 from ._events import (
     BadRequest,
     BadResponse,
+    DataReceived,
     Event,
     FrameIgnored,
     MessageTooLarge,
@@ -26,12 +27,21 @@ from ._events import (
     ResponseReceived,
     Status,
 )
-from ._frame import HEADER, HEADER_SIZE, MAX_MESSAGE, MAX_STREAM_ID, MessageType
+from ._frame import (
+    FLAG_NO_DATA,
+    FLAG_REMOTE_CLOSED,
+    HEADER,
+    HEADER_SIZE,
+    MAX_MESSAGE,
+    MAX_STREAM_ID,
+    MessageType,
+)
+from .._varint import SMALL as _SMALL
 from ._wire import (
     encode_error_response,
     encode_request,
     encode_request_head,
-    encode_success_response,
+    varint,
 )
 
 __all__ = ["ClientConnection", "ServerConnection"]
@@ -40,6 +50,9 @@ _unpack_header = HEADER.unpack_from
 _pack_header = HEADER.pack
 _REQUEST = int(MessageType.REQUEST)
 _RESPONSE = int(MessageType.RESPONSE)
+_DATA = int(MessageType.DATA)
+_ODD_MSG = "StreamID must be odd for client initiated streams"
+_REUSED_MSG = "StreamID cannot be re-used and must increment"
 _EMPTY_META: tuple[tuple[str, str], ...] = ()
 
 
@@ -165,35 +178,105 @@ class _FrameReader:
 
 
 class ServerConnection(_FrameReader):
-    """The server half: Requests in, Responses out (Go ttrpc 1.1.1 rules)."""
+    """The server half: Requests and Data in, Responses and Data out.
 
-    __slots__ = ()
+    By default the rules are Go ttrpc 1.2's: stream ids must be odd and
+    strictly increasing (checked before the Request is decoded), and a Data
+    frame is reported only for a stream that is open (a Request arrived, no
+    final frame was sent, the client has not closed its side); any other Data
+    frame is ignored, where Go 1.2.0-1.2.7 panic. With ``legacy=True`` they are
+    1.1.1's: ids need only be odd (checked after decoding), Data is ignored.
+    Unknown frame types are ignored either way.
+    """
+
+    __slots__ = ("_legacy", "_last_id", "_open")
+
+    def __init__(self, *, legacy: bool = False) -> None:
+        super().__init__()
+        self._legacy = legacy
+        self._last_id = 0
+        # Open streams: id -> whether the client has closed its sending side.
+        self._open: dict[int, bool] = {}
+
+    @property
+    def open_streams(self) -> int:
+        """Streams with a Request received and no final frame sent yet."""
+        return len(self._open)
 
     def _frame(self, stream_id: int, msg_type: int, flags: int, body: bytes) -> Event | None:
+        if self._legacy:
+            return self._frame_1_1(stream_id, msg_type, flags, body)
+        if msg_type == _REQUEST:
+            if not stream_id & 1:
+                return BadRequest(stream_id, Code.INVALID_ARGUMENT, _ODD_MSG)
+            if stream_id <= self._last_id:
+                return BadRequest(stream_id, Code.INVALID_ARGUMENT, _REUSED_MSG)
+            self._last_id = stream_id
+            try:
+                req = Request.FromString(body)
+            except DecodeError as exc:
+                return BadRequest(stream_id, Code.INVALID_ARGUMENT, f"unmarshal request error: {exc}")
+            self._open[stream_id] = False
+            md = req.metadata
+            meta = tuple((kv.key, kv.value) for kv in md) if md else _EMPTY_META
+            return RequestReceived(stream_id, req.service, req.method, req.payload, req.timeout_nano, meta)
+        if msg_type == _DATA:
+            if not stream_id & 1:
+                return BadRequest(stream_id, Code.INVALID_ARGUMENT, _ODD_MSG)
+            if self._open.get(stream_id, True):  # not open, or the client closed it
+                return FrameIgnored(stream_id, msg_type, flags, len(body))
+            closed = bool(flags & FLAG_REMOTE_CLOSED)
+            if closed:
+                self._open[stream_id] = True
+            return DataReceived(stream_id, None if flags & FLAG_NO_DATA else body, closed)
+        return FrameIgnored(stream_id, msg_type, flags, len(body))
+
+    def _frame_1_1(self, stream_id: int, msg_type: int, flags: int, body: bytes) -> Event | None:
         if msg_type != _REQUEST:
             return FrameIgnored(stream_id, msg_type, flags, len(body))
         try:
             req = Request.FromString(body)
         except DecodeError as exc:
             return BadRequest(stream_id, Code.INVALID_ARGUMENT, f"unmarshal request error: {exc}")
-        # Go decodes first, then checks the id; keep that order.
+        # Go 1.1.1 decodes first, then checks the id; keep that order.
         if not stream_id & 1:
-            return BadRequest(
-                stream_id,
-                Code.INVALID_ARGUMENT,
-                "StreamID must be odd for client initiated streams",
-            )
+            return BadRequest(stream_id, Code.INVALID_ARGUMENT, _ODD_MSG)
         md = req.metadata
         meta = tuple((kv.key, kv.value) for kv in md) if md else _EMPTY_META
         return RequestReceived(stream_id, req.service, req.method, req.payload, req.timeout_nano, meta)
 
+    def send_data(self, stream_id: int, payload: bytes | None, *, close: bool = False) -> bytes:
+        """A Data frame of a server stream; ``close`` ends the stream (no
+        Response follows). ``payload`` None sends the no-data flag, so
+        ``send_data(id, None, close=True)`` is the end of a server stream.
+        Raises MessageTooLargeError over 4 MiB."""
+        flags = 0
+        if payload is None:
+            flags = FLAG_NO_DATA
+            payload = b""
+        elif len(payload) > MAX_MESSAGE:
+            raise MessageTooLargeError(len(payload), MAX_MESSAGE)
+        if close:
+            flags |= FLAG_REMOTE_CLOSED
+            self._open.pop(stream_id, None)
+        return _pack_header(len(payload), stream_id, _DATA, flags) + payload
+
     def send_response(self, stream_id: int, payload: bytes) -> bytes:
         """A success frame (no status field). Raises MessageTooLargeError over 4 MiB."""
-        data = encode_success_response(payload)
-        n = len(data)
+        if self._open:
+            self._open.pop(stream_id, None)
+        size = len(payload)
+        if size < 128:
+            if not size:  # an empty message: a frame with no data at all
+                return _pack_header(0, stream_id, _RESPONSE, 0)
+            return b"".join((_pack_header(size + 2, stream_id, _RESPONSE, 0), b"\x12", _SMALL[size], payload))
+        # Header, tag, length and payload copied once (a large reply is not
+        # concatenated twice); the bytes are those of encode_success_response.
+        length = varint(size)
+        n = 1 + len(length) + size
         if n > MAX_MESSAGE:
             raise MessageTooLargeError(n, MAX_MESSAGE)
-        return _pack_header(n, stream_id, _RESPONSE, 0) + data
+        return b"".join((_pack_header(n, stream_id, _RESPONSE, 0), b"\x12", length, payload))
 
     def send_error(
         self,
@@ -216,18 +299,31 @@ class ServerConnection(_FrameReader):
         if len(data) > MAX_MESSAGE:
             details = ()
             data = encode_error_response(code, message[: MAX_MESSAGE // 8], details)
+        if self._open:
+            self._open.pop(stream_id, None)
         return _pack_header(len(data), stream_id, _RESPONSE, 0) + data
 
 
 class ClientConnection(_FrameReader):
-    """The client half: odd, strictly increasing stream ids; Responses in."""
+    """The client half: odd, strictly increasing stream ids; Responses and Data in."""
 
-    __slots__ = ("_next_id", "_heads")
+    __slots__ = ("_next_id", "_heads", "_streams")
 
     def __init__(self) -> None:
         super().__init__()
         self._next_id = 1
         self._heads: dict[tuple[str, str], bytes] = {}
+        # Streams opened (Request with flags) that the server has not ended.
+        self._streams: set[int] = set()
+
+    @property
+    def open_streams(self) -> int:
+        """Streams opened here that have not seen their last frame."""
+        return len(self._streams)
+
+    def forget(self, stream_id: int) -> None:
+        """Stop reporting Data for a stream (it was cancelled locally)."""
+        self._streams.discard(stream_id)
 
     def send_request(
         self,
@@ -236,8 +332,12 @@ class ClientConnection(_FrameReader):
         payload: bytes,
         timeout_nano: int = 0,
         metadata: Iterable[tuple[str, str]] = (),
+        flags: int = 0,
     ) -> tuple[int, bytes]:
         """Allocate the next id and build its frame, as one step.
+
+        ``flags`` 0 is a unary call; a stream opens with FLAG_REMOTE_OPEN
+        (the client sends Data next) or FLAG_REMOTE_CLOSED (it does not).
 
         Raises MessageTooLargeError rather than send over 4 MiB, and
         LocalProtocolError for a string that is not UTF-8, a timeout outside
@@ -260,11 +360,34 @@ class ClientConnection(_FrameReader):
         if sid > MAX_STREAM_ID:
             raise LocalProtocolError("ttrpc: stream ids exhausted on this connection")
         self._next_id = sid + 2
-        return sid, _pack_header(n, sid, _REQUEST, 0) + data
+        if flags:
+            self._streams.add(sid)
+        return sid, _pack_header(n, sid, _REQUEST, flags) + data
+
+    def send_data(self, stream_id: int, payload: bytes | None, *, close: bool = False) -> bytes:
+        """A Data frame on a stream this client opened; ``send_data(id, None,
+        close=True)`` is CloseSend. Raises MessageTooLargeError over 4 MiB."""
+        flags = 0
+        if payload is None:
+            flags = FLAG_NO_DATA
+            payload = b""
+        elif len(payload) > MAX_MESSAGE:
+            raise MessageTooLargeError(len(payload), MAX_MESSAGE)
+        if close:
+            flags |= FLAG_REMOTE_CLOSED
+        return _pack_header(len(payload), stream_id, _DATA, flags) + payload
 
     def _frame(self, stream_id: int, msg_type: int, flags: int, body: bytes) -> Event | None:
         if msg_type != _RESPONSE:
+            if msg_type == _DATA and stream_id in self._streams:
+                closed = bool(flags & FLAG_REMOTE_CLOSED)
+                if closed:
+                    self._streams.discard(stream_id)
+                return DataReceived(stream_id, None if flags & FLAG_NO_DATA else body, closed)
+            # Unknown types, Requests, and Data for a unary call or an ended stream.
             return FrameIgnored(stream_id, msg_type, flags, len(body))
+        if self._streams:
+            self._streams.discard(stream_id)
         try:
             resp = Response.FromString(body)
         except DecodeError as exc:

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from ._codes import Code
 
+DEADLINE_MESSAGE = "context deadline exceeded"
+"""Go's words for an expired deadline (context.DeadlineExceeded), both sides."""
+
 __all__ = [
+    "DEADLINE_MESSAGE",
     "ClosedError",
     "LocalProtocolError",
     "MessageTooLargeError",

@@ -1,8 +1,12 @@
-"""What the sans-IO core reports after reading bytes: one event per frame."""
+"""What the sans-IO core reports after reading bytes: one event per frame.
+
+Events are immutable named tuples (one is built per frame, so construction
+cost counts), but an event equals only an event of the same type.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ._codes import Code
 from ._frame import MAX_MESSAGE
@@ -10,6 +14,7 @@ from ._frame import MAX_MESSAGE
 __all__ = [
     "BadRequest",
     "BadResponse",
+    "DataReceived",
     "Event",
     "FrameIgnored",
     "MessageTooLarge",
@@ -19,8 +24,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Status:
+class Status(NamedTuple):
     """A non-OK google.rpc.Status; details stay opaque (type_url, value)."""
 
     code: int
@@ -28,8 +32,7 @@ class Status:
     details: tuple[tuple[str, bytes], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class RequestReceived:
+class RequestReceived(NamedTuple):
     """A decoded Request on an odd stream id (server side)."""
 
     stream_id: int
@@ -41,8 +44,7 @@ class RequestReceived:
     """Key/value pairs verbatim, in arrival order, duplicates kept."""
 
 
-@dataclass(frozen=True, slots=True)
-class ResponseReceived:
+class ResponseReceived(NamedTuple):
     """A decoded Response (client side); ``status`` None means OK."""
 
     stream_id: int
@@ -50,8 +52,19 @@ class ResponseReceived:
     payload: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class MessageTooLarge:
+class DataReceived(NamedTuple):
+    """A Data frame (ttrpc 1.2) on a stream this side knows to be open.
+
+    ``payload`` is None for a frame flagged no-data (a bare CloseSend or end
+    of stream); ``remote_closed`` says the peer sends nothing more on it.
+    """
+
+    stream_id: int
+    payload: bytes | None
+    remote_closed: bool
+
+
+class MessageTooLarge(NamedTuple):
     """A frame over 4 MiB arrived; its data was skipped without buffering.
 
     A server answers ResourceExhausted on ``stream_id`` and keeps going.
@@ -66,26 +79,24 @@ class MessageTooLarge:
         return f"message length {self.length} exceed maximum message size of {MAX_MESSAGE}"
 
 
-@dataclass(frozen=True, slots=True)
-class BadRequest:
-    """A Request the server must refuse with ``code`` on ``stream_id``."""
+class BadRequest(NamedTuple):
+    """A Request (or Data) frame the server must refuse with ``code`` on ``stream_id``."""
 
     stream_id: int
     code: Code
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class BadResponse:
+class BadResponse(NamedTuple):
     """A Response frame that did not decode; the call on ``stream_id`` fails."""
 
     stream_id: int
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class FrameIgnored:
-    """A frame this side does not act on (Data, unknown type, wrong direction)."""
+class FrameIgnored(NamedTuple):
+    """A frame this side does not act on: an unknown type, the wrong direction,
+    or Data for a stream that is not open (Go 1.2.0-1.2.7 panic on that)."""
 
     stream_id: int
     msg_type: int
@@ -93,4 +104,27 @@ class FrameIgnored:
     length: int
 
 
-Event = RequestReceived | ResponseReceived | MessageTooLarge | BadRequest | BadResponse | FrameIgnored
+Event = (
+    RequestReceived
+    | ResponseReceived
+    | DataReceived
+    | MessageTooLarge
+    | BadRequest
+    | BadResponse
+    | FrameIgnored
+)
+
+
+def _same_type_eq(self: tuple[object, ...], other: object) -> bool:
+    return type(self) is type(other) and tuple.__eq__(self, other)
+
+
+def _same_type_ne(self: tuple[object, ...], other: object) -> bool:
+    return not _same_type_eq(self, other)
+
+
+for _cls in (Status, RequestReceived, ResponseReceived, DataReceived, MessageTooLarge, BadRequest, BadResponse, FrameIgnored):
+    setattr(_cls, "__eq__", _same_type_eq)
+    setattr(_cls, "__ne__", _same_type_ne)
+    setattr(_cls, "__hash__", tuple.__hash__)
+del _cls

@@ -15,8 +15,9 @@ from collections.abc import Callable, Mapping
 
 from shimtypes import PeerCredentials, TTRPCMethod
 
-from ._server_protocol import ServerProtocol
-from ._unix import sockaddr
+from ._server_protocol import Connections, ServerProtocol
+from ._stream import StreamMethod
+from ._unix import listen_backlog, sockaddr
 
 __all__ = ["Server"]
 
@@ -40,22 +41,25 @@ class Server:
         *,
         peer_check: PeerCheck | None = None,
         logger: logging.Logger | None = None,
+        legacy: bool = False,
     ) -> None:
-        self._services: dict[str, dict[str, TTRPCMethod]] = {}
-        self._peer_check = peer_check
+        """``legacy=True`` applies Go ttrpc 1.1.1's rules to incoming frames
+        (see ServerConnection): reused stream ids accepted, Data ignored."""
+        self._services: dict[str, dict[str, TTRPCMethod | StreamMethod]] = {}
         self._log = logger or log
+        self._shared = Connections(self._services, peer_check, self._log, legacy)
         self._listeners: list[asyncio.AbstractServer] = []
         self._paths: list[tuple[str, int, int]] = []
-        self._conns: set[ServerProtocol] = set()
-        self._closing = False
         self._done: asyncio.Event | None = None
         self._finished = False
-        self._idle: asyncio.Event | None = None
 
     # -- registration ---------------------------------------------------
 
-    def register_service(self, name: str, methods: Mapping[str, TTRPCMethod], /) -> None:
-        """Add a service; registering the same name twice is an error (as in Go)."""
+    def register_service(self, name: str, methods: Mapping[str, TTRPCMethod | StreamMethod], /) -> None:
+        """Add a service: unary methods and StreamMethods by wire name.
+
+        Registering the same name twice is an error (as in Go).
+        """
         if name in self._services:
             raise ValueError(f"ttrpc: duplicate service {name} registered")
         self._services[name] = dict(methods)
@@ -76,17 +80,27 @@ class Server:
         ``serve`` is ``listen`` + ``wait_closed``; this split lets a caller
         publish the address only after the socket accepts connections.
         """
-        if self._closing:
+        if self._shared.closing:
             raise RuntimeError("ttrpc: server closed")
         loop = asyncio.get_running_loop()
         if self._done is None:
             self._done = asyncio.Event()
+        backlog = listen_backlog()  # also re-listens an inherited socket with it
         if isinstance(target, socket.socket):
-            listener = await loop.create_unix_server(self._protocol, sock=target)
+            listener = await loop.create_unix_server(self._protocol, sock=target, backlog=backlog)
         else:
             addr = sockaddr(os.fspath(target))
-            listener = await loop.create_unix_server(self._protocol, path=addr)
-            if not addr.startswith("\0"):
+            if addr.startswith("\0"):
+                # Bound here: uvloop takes no abstract name as a path.
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.bind(addr)
+                except BaseException:
+                    sock.close()
+                    raise
+                listener = await loop.create_unix_server(self._protocol, sock=sock, backlog=backlog)
+            else:
+                listener = await loop.create_unix_server(self._protocol, path=addr, backlog=backlog)
                 st = os.stat(addr)
                 self._paths.append((addr, st.st_dev, st.st_ino))
         self._listeners.append(listener)
@@ -109,15 +123,16 @@ class Server:
         With ``timeout``, whatever still runs after that many seconds is
         ended as by ``close()``.
         """
-        self._closing = True
+        shared = self._shared
+        shared.closing = True
         self._stop_listening()
-        if self._idle is None:
-            self._idle = asyncio.Event()
-        for conn in list(self._conns):
+        if shared.idle is None:
+            shared.idle = asyncio.Event()
+        for conn in list(shared.live):
             conn.close_when_idle()
-        if self._conns:
+        if shared.live:
             try:
-                await asyncio.wait_for(self._idle.wait(), timeout)
+                await asyncio.wait_for(shared.idle.wait(), timeout)
             except TimeoutError:
                 self._log.warning("ttrpc: shutdown timed out; closing busy connections")
                 self.close()
@@ -129,21 +144,21 @@ class Server:
         Replies already written are flushed, except to a peer that has stopped
         reading them: that connection is dropped rather than left open.
         """
-        self._closing = True
+        self._shared.closing = True
         self._stop_listening()
-        for conn in list(self._conns):
+        for conn in list(self._shared.live):
             conn.abort()
         self._finish()
 
     @property
     def closing(self) -> bool:
         """True once shutdown() or close() has begun."""
-        return self._closing
+        return self._shared.closing
 
     # -- internals ------------------------------------------------------
 
     def _protocol(self) -> ServerProtocol:
-        return ServerProtocol(self)
+        return ServerProtocol(self._shared)
 
     def _stop_listening(self) -> None:
         for listener in self._listeners:
@@ -163,7 +178,7 @@ class Server:
         if self._done is not None:
             self._done.set()
 
-    def _forget(self, conn: ServerProtocol) -> None:
-        self._conns.discard(conn)
-        if not self._conns and self._idle is not None:
-            self._idle.set()
+    @property
+    def _conns(self) -> set[ServerProtocol]:
+        """The live connections (for tests and debugging)."""
+        return self._shared.live

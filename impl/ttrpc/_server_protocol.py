@@ -1,7 +1,7 @@
 """One server connection: frames in, calls run by workers, replies out.
 
-An asyncio BufferedProtocol (no streams: fewer copies and wakeups) reading
-into one reused buffer. Handlers run concurrently and answer out of order;
+A FrameProtocol (an asyncio BufferedProtocol reading into the thread's shared
+buffer; no streams: fewer copies and wakeups). Handlers run concurrently and answer out of order;
 replies to a burst of requests leave in one write, a lone request is answered
 with a direct write.
 """
@@ -9,28 +9,24 @@ with a direct write.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from shimtypes import PeerCredentials, TTRPCMethod
 
 from ._codes import Code
 from ._connection import ServerConnection
 from ._context import MethodContext, metadata_mapping
-from ._errors import MessageTooLargeError, RemoteProtocolError, TTRPCError
-from ._events import BadRequest, MessageTooLarge, RequestReceived
-from ._frame import READ_SIZE
+from ._errors import DEADLINE_MESSAGE, ClosedError, MessageTooLargeError, RemoteProtocolError, TTRPCError
+from ._events import BadRequest, DataReceived, MessageTooLarge, RequestReceived
+from ._stream import Budget, ServerStream, StreamMethod, _Inbox
+from ._transport import FrameProtocol, StreamTransport
 from ._unix import peer_credentials
 
-if TYPE_CHECKING:
-    from ._server import Server
+__all__ = ["Connections", "ServerProtocol"]
 
-__all__ = ["ServerProtocol"]
-
-_DEADLINE_MSG = "context deadline exceeded"
-_BATCH_LIMIT = 64 * 1024
-"""Bytes of held replies after which a batch is written out early."""
 _NO_METADATA = metadata_mapping(())
 
 
@@ -43,10 +39,38 @@ def _as_bytes(result: object, ctx: MethodContext) -> bytes | None:
     raise TypeError(f"ttrpc: handler {ctx.service}/{ctx.method} returned {type(result).__name__}, not bytes")
 
 
-_Call = tuple[int, TTRPCMethod, MethodContext, bytes]
+class Connections:
+    """What the connections of one server share: its methods and settings,
+    and the set of live connections (the Server owns one; no cycle back)."""
+
+    __slots__ = ("services", "peer_check", "log", "legacy", "closing", "live", "idle")
+
+    def __init__(
+        self,
+        services: dict[str, dict[str, TTRPCMethod | StreamMethod]],
+        peer_check: Callable[[PeerCredentials], bool] | None,
+        log: logging.Logger,
+        legacy: bool,
+    ) -> None:
+        self.services = services
+        self.peer_check = peer_check
+        self.log = log
+        self.legacy = legacy
+        self.closing = False
+        self.live: set[ServerProtocol] = set()
+        self.idle: asyncio.Event | None = None
+        """Set once ``live`` empties (made by a shutdown that waits for it)."""
+
+    def forget(self, conn: ServerProtocol) -> None:
+        self.live.discard(conn)
+        if not self.live and self.idle is not None:
+            self.idle.set()
 
 
-class ServerProtocol(asyncio.BufferedProtocol):
+_Call = tuple[int, TTRPCMethod, MethodContext, bytes, None] | tuple[int, StreamMethod, MethodContext, bytes, ServerStream]
+
+
+class ServerProtocol(FrameProtocol):
     """One connection: frames in, calls run by workers, replies out.
 
     Calls are queued and run by worker tasks, each call inline in a worker
@@ -64,48 +88,41 @@ class ServerProtocol(asyncio.BufferedProtocol):
         "_services",
         "_log",
         "_conn",
-        "_transport",
         "_queue",
         "_workers",
         "_starting",
         "_inflight",
         "_peer",
         "_closing",
-        "_lost",
-        "_loop",
-        "_out",
-        "_out_size",
-        "_flush_scheduled",
-        "_rbuf",
         "_writable",
+        "_streams",
+        "_budget",
     )
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Connections) -> None:
+        super().__init__()
         self._server = server
-        self._services = server._services
-        self._log = server._log
-        self._conn = ServerConnection()
-        self._transport: asyncio.Transport | None = None
+        self._services = server.services
+        self._log = server.log
+        self._conn = ServerConnection(legacy=server.legacy)
         self._queue: deque[_Call] = deque()
         self._workers: set[asyncio.Task[None]] = set()
         self._starting = 0  # workers created that have not run yet
         self._inflight = 0  # calls queued or running
         self._peer: PeerCredentials | None = None
         self._closing = False
-        self._lost = False
-        self._loop = asyncio.get_running_loop()
-        self._out: list[bytes] = []
-        self._out_size = 0
-        self._flush_scheduled = False
-        self._rbuf = memoryview(bytearray(READ_SIZE))
         # Set while the transport accepts writes; cleared by pause_writing.
         self._writable: asyncio.Event | None = None
+        # Client-streaming streams whose handler has not returned, by id.
+        self._streams: dict[int, ServerStream] = {}
+        self._budget: Budget | None = None
 
     # asyncio callbacks -------------------------------------------------
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+    def connection_made(self, base: asyncio.BaseTransport) -> None:
+        super().connection_made(base)
+        transport = self.transport
+        assert transport is not None
         server = self._server
         sock = transport.get_extra_info("socket")
         if sock is not None:
@@ -113,7 +130,7 @@ class ServerProtocol(asyncio.BufferedProtocol):
                 self._peer = peer_credentials(sock)
             except OSError as exc:
                 self._log.warning("ttrpc: reading peer credentials failed: %s", exc)
-        check = server._peer_check
+        check = server.peer_check
         if check is not None:
             ok = False
             if self._peer is not None:
@@ -125,25 +142,17 @@ class ServerProtocol(asyncio.BufferedProtocol):
                 self._log.warning(
                     "ttrpc: refusing connection after handshake (peer %s)", self._peer
                 )
-                self._lost = True
+                self.lost = True
                 transport.abort()
                 return
-        if server._closing:
-            self._lost = True
+        if server.closing:
+            self.lost = True
             transport.abort()
             return
-        server._conns.add(self)
-
-    # asyncio reads straight into one reused buffer (recv_into) instead of
-    # allocating a fresh 256 KiB bytes object per read (Protocol.data_received).
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self._rbuf
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(self._rbuf[:nbytes])
+        server.live.add(self)
 
     def data_received(self, data: bytes | memoryview) -> None:
-        if self._lost or (self._closing and not self._inflight):
+        if self.lost or (self._closing and not self._inflight):
             return
         try:
             events = self._conn.receive_data(data)
@@ -154,27 +163,30 @@ class ServerProtocol(asyncio.BufferedProtocol):
         # Several requests at once: hold their replies and send them in one
         # write by a flush queued behind the worker's first step. A lone
         # request is answered with a direct write (no extra loop iteration).
-        batch = len(events) > 1 and not self._flush_scheduled
-        if batch:
-            self._flush_scheduled = True
+        batch = len(events) > 1 and self.open_batch()
         try:
             for ev in events:
                 if type(ev) is RequestReceived:
                     self._request(ev)
+                elif type(ev) is DataReceived:
+                    stream = self._streams.get(ev.stream_id)
+                    if stream is not None and not stream._inbox.feed(ev.payload, ev.remote_closed):
+                        del self._streams[ev.stream_id]  # overflowed: its handler sees the error
+                    # else: a unary call or a finished stream; Go 1.2.0-1.2.7 panic here.
                 elif type(ev) is MessageTooLarge:
                     self._log.warning("ttrpc: stream %d: %s", ev.stream_id, ev.message)
-                    self._write(
+                    self.write(
                         self._conn.send_error(ev.stream_id, Code.RESOURCE_EXHAUSTED, ev.message)
                     )
                 elif type(ev) is BadRequest:
                     self._log.warning("ttrpc: stream %d: %s", ev.stream_id, ev.message)
-                    self._write(self._conn.send_error(ev.stream_id, ev.code, ev.message))
+                    self.write(self._conn.send_error(ev.stream_id, ev.code, ev.message))
                 # FrameIgnored: Data and unknown types are skipped, as 1.1.1 does.
         finally:
             if self._queue and not self._starting:
                 self._spawn()
             if batch:
-                self._loop.call_soon(self._flush)
+                self.loop.call_soon(self.flush)  # after the worker's first step
 
     def eof_received(self) -> bool:
         # The peer stopped sending; 1.1.1 drops the connection here. Returning
@@ -182,17 +194,20 @@ class ServerProtocol(asyncio.BufferedProtocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._lost = True
+        self.lost = True
         try:
             self._conn.receive_eof()
         except RemoteProtocolError as err:
             # Go 1.1.1 logs "failed reading message: unexpected EOF" here.
             self._log.info("%s", err)
-        self._out.clear()
+        self.out.clear()
         self._drop_queue()
         for task in list(self._workers):
             task.cancel()
-        self._server._forget(self)
+        for stream in self._streams.values():
+            stream._inbox.finish(ClosedError())
+        self._streams.clear()
+        self._server.forget(self)
 
     def pause_writing(self) -> None:
         # The peer is not reading its replies: stop reading its requests, and
@@ -202,14 +217,14 @@ class ServerProtocol(asyncio.BufferedProtocol):
         if self._writable is None:
             self._writable = asyncio.Event()
         self._writable.clear()
-        if self._transport is not None and not self._lost:
-            self._transport.pause_reading()
+        if self.transport is not None and not self.lost:
+            self.transport.pause_reading()
 
     def resume_writing(self) -> None:
         if self._writable is not None:
             self._writable.set()
-        if self._transport is not None and not self._lost:
-            self._transport.resume_reading()
+        if self.transport is not None and not self.lost:
+            self.transport.resume_reading()
 
     # server-side control -------------------------------------------------
 
@@ -223,8 +238,8 @@ class ServerProtocol(asyncio.BufferedProtocol):
         self._drop_queue()
         for task in list(self._workers):
             task.cancel()
-        self._flush()
-        transport = self._transport
+        self.flush()
+        transport = self.transport
         if transport is not None:
             if transport.get_write_buffer_size():
                 # close() would wait for a peer that is not reading: drop it now.
@@ -238,61 +253,55 @@ class ServerProtocol(asyncio.BufferedProtocol):
 
     def _close_transport(self) -> None:
         """Close after every queued response is handed to the transport."""
-        self._flush()
-        if self._transport is not None:
-            self._transport.close()
+        self.flush()
+        if self.transport is not None:
+            self.transport.close()
 
     # calls ----------------------------------------------------------------
-
-    def _write(self, frame: bytes) -> None:
-        """Write a frame now, or add it to the pending batch (see data_received)."""
-        if self._lost or self._transport is None:
-            return
-        if self._flush_scheduled:
-            self._out.append(frame)
-            self._out_size += len(frame)
-            if self._out_size >= _BATCH_LIMIT:
-                # Big replies gain nothing from batching; writing now lets
-                # the transport apply backpressure (pause_writing) at once.
-                self._flush()
-        else:
-            self._transport.write(frame)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        self._out_size = 0
-        out = self._out
-        if out and not self._lost and self._transport is not None:
-            data = out[0] if len(out) == 1 else b"".join(out)
-            out.clear()
-            self._transport.write(data)
 
     def _request(self, ev: RequestReceived) -> None:
         sid = ev.stream_id
         methods = self._services.get(ev.service)
         if methods is None:
-            self._write(self._conn.send_error(sid, Code.UNIMPLEMENTED, f"service {ev.service}"))
+            self.write(self._conn.send_error(sid, Code.UNIMPLEMENTED, f"service {ev.service}"))
             return
         handler = methods.get(ev.method)
         if handler is None:
-            self._write(self._conn.send_error(sid, Code.UNIMPLEMENTED, f"method {ev.method}"))
+            self.write(self._conn.send_error(sid, Code.UNIMPLEMENTED, f"method {ev.method}"))
             return
         ns = ev.timeout_nano
         deadline: float | None = None
         if ns:
             if ns < 0:
-                self._write(self._conn.send_error(sid, Code.DEADLINE_EXCEEDED, _DEADLINE_MSG))
+                self.write(self._conn.send_error(sid, Code.DEADLINE_EXCEEDED, DEADLINE_MESSAGE))
                 return
             deadline = time.monotonic() + ns / 1e9
         md = ev.metadata
         metadata = metadata_mapping(md) if md else _NO_METADATA
         ctx = MethodContext(ev.service, ev.method, metadata, deadline, self._peer)
-        self._queue.append((sid, handler, ctx, ev.payload))
+        if isinstance(handler, StreamMethod):
+            self._open_stream(sid, handler, ctx, ev.payload)
+        else:
+            self._queue.append((sid, handler, ctx, ev.payload, None))
         self._inflight += 1
+
+    def _open_stream(self, sid: int, method: StreamMethod, ctx: MethodContext, payload: bytes) -> None:
+        budget = self._budget
+        if budget is None:
+            budget = self._budget = Budget()
+        stream = ServerStream(self, sid, budget, method.server_streaming)
+        if method.client_streaming:
+            # Go hands a non-empty request payload over as the first message.
+            if payload:
+                stream._inbox.feed(payload, False)
+            self._streams[sid] = stream
+        else:
+            stream._inbox.feed(payload, True)
+        self._queue.append((sid, method, ctx, payload, stream))
 
     def _spawn(self) -> None:
         self._starting += 1
-        task = self._loop.create_task(self._worker())
+        task = self.loop.create_task(self._worker())
         self._workers.add(task)
         task.add_done_callback(self._workers.discard)
 
@@ -308,55 +317,129 @@ class ServerProtocol(asyncio.BufferedProtocol):
             if queue and not self._starting:
                 self._spawn()  # carries on with the queue if this call suspends
             try:
-                await self._call(*call)
+                if call[4] is not None:
+                    await self._call_stream(call[0], call[1], call[2], call[4])
+                elif call[2].deadline is None:
+                    # The common case inline: no extra coroutine per call.
+                    sid, handler, ctx, payload, _ = call
+                    try:
+                        result = await handler(ctx, payload)
+                    except BaseException as exc:
+                        frame = self._failure(sid, ctx, exc, None)
+                    else:
+                        frame = self._success(sid, ctx, result, False)
+                    self.write(frame)
+                else:
+                    await self._call_with_deadline(call[0], call[1], call[2], call[3], call[2].deadline)
             finally:
                 self._inflight -= 1
                 if self._closing and not self._inflight:
                     self._close_transport()
 
-    async def _call(self, sid: int, handler: TTRPCMethod, ctx: MethodContext, payload: bytes) -> None:
-        """One call: run the handler, map its outcome to a frame, write it."""
-        conn = self._conn
-        timeout: asyncio.Timeout | None = None
-        result: object
+    async def _call_with_deadline(
+        self, sid: int, handler: TTRPCMethod, ctx: MethodContext, payload: bytes, deadline: float
+    ) -> None:
+        """One unary call whose handler is cancelled at the client's deadline."""
+        timeout = asyncio.timeout_at(deadline - time.monotonic() + self.loop.time())
         try:
-            if ctx.deadline is None:
+            async with timeout:
                 result = await handler(ctx, payload)
-            else:
-                timeout = asyncio.timeout_at(ctx.deadline - time.monotonic() + self._loop.time())
-                async with timeout:
-                    result = await handler(ctx, payload)
-            if type(result) is not bytes:
-                result = _as_bytes(result, ctx)
-            if result is None:
-                frame = conn.send_error(sid, Code.UNKNOWN, "ttrpc: marshal called with nil")
-            else:
-                try:
-                    frame = conn.send_response(sid, result)
-                except MessageTooLargeError as exc:
-                    self._log.warning(
-                        "ttrpc: %s/%s: response refused: %s", ctx.service, ctx.method, exc
-                    )
-                    frame = conn.send_error(sid, Code.RESOURCE_EXHAUSTED, str(exc))
-        except TTRPCError as exc:
+        except BaseException as exc:
+            frame = self._failure(sid, ctx, exc, timeout)
+        else:
+            frame = self._success(sid, ctx, result, False)
+        self.write(frame)
+
+    async def _call_stream(self, sid: int, method: StreamMethod, ctx: MethodContext, stream: ServerStream) -> None:
+        """One stream: run the handler; end the stream with Data or a Response."""
+        timeout: asyncio.Timeout | None = None
+        try:
             try:
-                frame = conn.send_error(sid, exc.wire_code or Code.UNKNOWN, exc.message, exc.details)
+                if ctx.deadline is None:
+                    result = await method.handler(ctx, stream)
+                else:
+                    timeout = asyncio.timeout_at(ctx.deadline - time.monotonic() + self.loop.time())
+                    async with timeout:
+                        result = await method.handler(ctx, stream)
+            finally:
+                self._streams.pop(sid, None)
+                stream._inbox.discard()
+        except BaseException as exc:
+            frame = self._failure(sid, ctx, exc, timeout)
+        else:
+            frame = self._success(sid, ctx, result, method.server_streaming)
+        self.write(frame)
+
+    def _success(self, sid: int, ctx: MethodContext, result: object, server_streaming: bool) -> bytes:
+        """The frame for a handler's return value.
+
+        A server stream ends with Data remote-closed (no-data unless a last
+        message was returned) and no Response; anything else gets a Response,
+        as Go answers a nil reply when there is none.
+        """
+        conn = self._conn
+        if type(result) is not bytes and result is not None:
+            try:
+                result = _as_bytes(result, ctx)
+            except TypeError as exc:
+                return self._unknown(sid, ctx, exc)
+        try:
+            if server_streaming:
+                return conn.send_data(sid, result, close=True)
+            if result is None:
+                return conn.send_error(sid, Code.UNKNOWN, "ttrpc: marshal called with nil")
+            return conn.send_response(sid, result)
+        except MessageTooLargeError as exc:
+            self._log.warning("ttrpc: %s/%s: response refused: %s", ctx.service, ctx.method, exc)
+            return conn.send_error(sid, Code.RESOURCE_EXHAUSTED, str(exc))
+
+    def _failure(self, sid: int, ctx: MethodContext, exc: BaseException, timeout: asyncio.Timeout | None) -> bytes:
+        """The error frame for what a handler raised; re-raises a cancellation
+        of this call itself (connection lost, server closing) and anything
+        that is not an Exception (KeyboardInterrupt, SystemExit)."""
+        conn = self._conn
+        if isinstance(exc, TTRPCError):
+            try:
+                return conn.send_error(sid, exc.wire_code or Code.UNKNOWN, exc.message, exc.details)
             except Exception as bad:  # e.g. details that are not (str, bytes) pairs
-                frame = self._unknown(sid, ctx, bad)
-        except TimeoutError as exc:
-            if timeout is not None and timeout.expired():
-                frame = conn.send_error(sid, Code.DEADLINE_EXCEEDED, _DEADLINE_MSG)
-            else:
-                frame = self._unknown(sid, ctx, exc)
-        except asyncio.CancelledError:
+                return self._unknown(sid, ctx, bad)
+        if isinstance(exc, TimeoutError) and timeout is not None and timeout.expired():
+            return conn.send_error(sid, Code.DEADLINE_EXCEEDED, DEADLINE_MESSAGE)
+        if isinstance(exc, asyncio.CancelledError):
             task = asyncio.current_task()
-            if self._lost or (task is not None and task.cancelling()):
-                raise
+            if self.lost or (task is not None and task.cancelling()):
+                raise exc
             # The handler's own await was cancelled, not this call.
-            frame = conn.send_error(sid, Code.CANCELLED, "context canceled")
-        except Exception as exc:
-            frame = self._unknown(sid, ctx, exc)
-        self._write(frame)
+            return conn.send_error(sid, Code.CANCELLED, "context canceled")
+        if not isinstance(exc, Exception):
+            raise exc
+        return self._unknown(sid, ctx, exc)
+
+    # StreamSink: what a ServerStream writes through ----------------------
+
+    @property
+    def _transport(self) -> StreamTransport | None:
+        """The transport (for tests and debugging)."""
+        return self.transport
+
+    def write_data(self, stream_id: int, payload: bytes | None, close: bool) -> bool:
+        try:
+            frame = self._conn.send_data(stream_id, payload, close=close)
+        except MessageTooLargeError as exc:
+            raise TTRPCError(Code.RESOURCE_EXHAUSTED, str(exc)) from None
+        self.batch()  # one write per loop turn for a run of messages
+        self.write(frame)
+        writable = self._writable
+        return self.lost or (writable is not None and not writable.is_set())
+
+    async def writable(self, inbox: _Inbox) -> None:
+        # A handler blocked here is cancelled if its connection goes or its
+        # deadline passes, so the stream's own end need not wake it.
+        writable = self._writable
+        if writable is not None and not writable.is_set():
+            await writable.wait()
+        if self.lost:
+            raise ClosedError()
 
     def _unknown(self, sid: int, ctx: MethodContext, exc: BaseException) -> bytes:
         self._log.error("ttrpc: %s/%s failed: %r", ctx.service, ctx.method, exc, exc_info=exc)

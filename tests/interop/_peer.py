@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 
-from impl.ttrpc import Server
+from impl.ttrpc import Server, StreamMethod
 from shimtypes import PeerCredentials, TTRPCMethod
 
 from ._service import SERVICE
@@ -30,15 +30,47 @@ CLIENT_TIMEOUT = 60.0
 PeerCheck = Callable[[PeerCredentials], bool]
 
 
-def go_env() -> dict[str, str]:
-    """GOPATH-mode build settings; the build cache persists across sessions unless GOCACHE is set."""
+TTRPC_1_2_PINS = ("golang-github-containerd-ttrpc-dev=1.2.7-1", "golang-github-containerd-log-dev=0.1.0-2")
+"""Debian sid's Go ttrpc 1.2.7 and the containerd/log it needs; both build with Debian 12's Go 1.19."""
+
+
+def go_env(cache: Path, gopath: tuple[str, ...] = ()) -> dict[str, str]:
+    """GOPATH-mode build settings: tests/go, then ``gopath`` (it shadows), then Debian's sources.
+
+    ``cache`` is the Go build cache: a private directory the caller made
+    fresh (never a predictable shared path).
+    """
     env = dict(os.environ)
-    env.update(GO111MODULE="off", GOPATH=f"{GO_ROOT}:{DEBIAN_GOPATH}", GOFLAGS="")
-    env.setdefault("GOCACHE", str(Path(tempfile.gettempdir()) / f"shimtypes-gocache-{os.geteuid()}"))
+    env.update(
+        GO111MODULE="off",
+        GOPATH=":".join((str(GO_ROOT), *gopath, DEBIAN_GOPATH)),
+        GOFLAGS="",
+        GOCACHE=str(cache),
+    )
     return env
 
 
-def build(out_dir: Path, package: str = "ttrpcpeer/cmd/peer") -> Path:
+def private_dir(prefix: str) -> Path:
+    """A freshly created directory only this user can enter."""
+    return Path(tempfile.mkdtemp(prefix=prefix))  # mkdtemp creates it 0700, failing if it exists
+
+
+def fetch_ttrpc_1_2() -> tuple[str, ...]:
+    """GOPATH roots of Go ttrpc 1.2.7 and containerd/log, fetched by scripts/fetch-debs (cached)."""
+    script = GO_ROOT.parent.parent / "scripts" / "fetch-debs"
+    proc = subprocess.run(
+        [str(script), "sid", *TTRPC_1_2_PINS], capture_output=True, text=True, timeout=600
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"scripts/fetch-debs sid {' '.join(TTRPC_1_2_PINS)} failed:\n{proc.stderr[-3000:]}")
+    dirs = [line for line in proc.stdout.splitlines() if line.startswith("/")]
+    roots = tuple(f"{d}/root/usr/share/gocode" for d in dirs)
+    if len(roots) != len(TTRPC_1_2_PINS) or not all(Path(r, "src").is_dir() for r in roots):
+        raise RuntimeError(f"scripts/fetch-debs printed {proc.stdout!r}; expected {len(TTRPC_1_2_PINS)} package dirs")
+    return roots
+
+
+def build(out_dir: Path, cache: Path, package: str = "ttrpcpeer/cmd/peer", gopath: tuple[str, ...] = ()) -> Path:
     """``go build`` one command of tests/go into out_dir; raise with go's output on failure."""
     go = shutil.which("go")
     if go is None:
@@ -46,11 +78,11 @@ def build(out_dir: Path, package: str = "ttrpcpeer/cmd/peer") -> Path:
     out = out_dir / package.rsplit("/", 1)[-1]
     proc = subprocess.run(
         [go, "build", "-o", str(out), package],
-        env=go_env(),
+        env=go_env(cache, gopath),
         cwd=GO_ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"go build {package} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
@@ -174,13 +206,16 @@ def listen(target: str) -> socket.socket:
 @contextlib.asynccontextmanager
 async def py_server(
     target: str,
-    methods: Mapping[str, TTRPCMethod],
+    methods: Mapping[str, TTRPCMethod | StreamMethod],
     *,
     peer_check: PeerCheck | None = None,
+    legacy: bool = False,
+    service: str = SERVICE,
 ) -> AsyncIterator[Server]:
-    """A Python ttrpc server serving the echo service on target."""
-    server = Server(peer_check=peer_check)
-    server.register_service(SERVICE, methods)
+    """A Python ttrpc server serving the echo service on target (``legacy``:
+    with Go ttrpc 1.1.1's frame rules, to compare with the 1.1.1 peer)."""
+    server = Server(peer_check=peer_check, legacy=legacy)
+    server.register_service(service, methods)
     sock = listen(target)
     task = asyncio.create_task(server.serve(sock))
     try:

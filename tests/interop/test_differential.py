@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from shimtypes.pb.ttrpc_pb2 import KeyValue, Request
 
+from ._frames import HEADER, exchange, frame
 from ._peer import GoServer, py_server
 from ._service import SERVICE, bytes_value, methods, string_value, uint64_value
-from .test_wire_bytes import HEADER, exchange, frame
 
 pytestmark = pytest.mark.interop
 

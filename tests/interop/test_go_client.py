@@ -14,6 +14,10 @@ from ._service import MAX_MESSAGE, Events, methods
 
 pytestmark = pytest.mark.interop
 
+HOUR_MS = 3_600_000
+TEST_BOUND_MS = 600_000
+"""Longer than any test here may run (pytest's timeout): a bound no loaded machine can miss."""
+
 
 def test_echo(go_peer: Path, sock_dir: Path) -> None:
     async def main() -> None:
@@ -79,8 +83,10 @@ def test_deadline_cancels_handler(go_peer: Path, sock_dir: Path) -> None:
         rows = results(report)
         assert rows["Sleep"]["code"] == Code.DEADLINE_EXCEEDED
         assert rows["Sleep"]["message"] == "context deadline exceeded"
+        # Not before the wire deadline; and the 20 s sleep never finished (no upper
+        # bound on a clock: a loaded machine may take its time to say so).
         elapsed = rows["Sleep"]["elapsed_ms"]
-        assert isinstance(elapsed, float) and 250 <= elapsed < 5000
+        assert isinstance(elapsed, float) and 250 <= elapsed
         assert events.started.is_set() and events.cancelled.is_set() and not events.finished.is_set()
         assert rows["echo-after"]["value"] == {"len": 10, "match": True}
 
@@ -106,11 +112,12 @@ def test_deadline_reaches_handler(go_peer: Path, sock_dir: Path) -> None:
     async def main() -> None:
         target = str(sock_dir / "py.sock")
         async with py_server(target, methods()):
-            with_dl = await go_client(go_peer, target, "sleep", {"sleep_ms": 0, "ctx_timeout_ms": 5000})
+            with_dl = await go_client(go_peer, target, "sleep", {"sleep_ms": 0, "ctx_timeout_ms": HOUR_MS})
             without = await go_client(go_peer, target, "sleep", {"sleep_ms": 0})
         rep = results(with_dl)["Sleep"]["value"]
         assert isinstance(rep, dict) and rep["had_deadline"] is True
-        assert 3000 < rep["deadline_ms"] <= 5000
+        # The hour, less the call's way there (less than any test may run).
+        assert HOUR_MS - TEST_BOUND_MS < rep["deadline_ms"] <= HOUR_MS
         rep = results(without)["Sleep"]["value"]
         assert isinstance(rep, dict) and rep["had_deadline"] is False
 

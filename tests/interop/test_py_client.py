@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 from pathlib import Path
 
 import pytest
+from google.protobuf.wrappers_pb2 import StringValue
 
 from impl.ttrpc import Client, ClosedError, Code, TTRPCError
 from shimtypes.pb.ttrpc_pb2 import Request
@@ -25,6 +25,12 @@ from ._service import (
 )
 
 pytestmark = pytest.mark.interop
+
+HOUR_S = 3600
+TEST_BOUND_MS = 600_000
+"""Longer than any test here may run (pytest's timeout): a bound no loaded machine can miss."""
+HANG_GUARD = 60.0
+"""Seconds before a wait that should end on an event is taken as a hang (never a measurement)."""
 
 
 def echo_payload_for_request_frame(total: int) -> int:
@@ -91,35 +97,41 @@ def test_timeout_reaches_go_handler(go_server: GoServer) -> None:
     async def main() -> None:
         client = await Client.connect(go_server.target)
         try:
-            with_dl = parse_report(await client.call(SERVICE, "Sleep", duration(0), timeout=5))
+            with_dl = parse_report(await client.call(SERVICE, "Sleep", duration(0), timeout=HOUR_S))
             without = parse_report(await client.call(SERVICE, "Sleep", duration(0)))
         finally:
             await client.close()
         assert with_dl["had_deadline"] is True
         deadline_ms = with_dl["deadline_ms"]
-        assert isinstance(deadline_ms, float) and 3000 < deadline_ms <= 5000
+        # What is left at the handler: the hour, less the call's way there (less than the test may run).
+        assert isinstance(deadline_ms, float) and HOUR_S * 1000 - TEST_BOUND_MS < deadline_ms <= HOUR_S * 1000
         assert without["had_deadline"] is False
 
     asyncio.run(main())
 
 
 def test_client_times_out_locally_and_drops_late_reply(go_server: GoServer) -> None:
-    # Hang ignores its deadline (as Go handlers may): the client must give up
-    # on its own, then drop the late reply without disturbing other calls.
+    # Hold ignores its deadline (as Go handlers may) and answers only once
+    # released: the client must give up on its own while the peer still holds
+    # the reply, then drop that late reply without disturbing other calls.
     async def main() -> None:
         closed = asyncio.Event()
         client = await Client.connect(go_server.target, on_close=closed.set)
         try:
-            spanning = asyncio.create_task(client.call(SERVICE, "Sleep", duration(2.0)))
-            start = time.monotonic()
+            spanning = asyncio.create_task(client.call(SERVICE, "Hold", string_value("spanning")))
+            await go_server.await_line("hold-start spanning")
             with pytest.raises(TTRPCError) as info:
-                await client.call(SERVICE, "Hang", duration(1.5), timeout=0.2)
-            elapsed = time.monotonic() - start
+                await asyncio.wait_for(client.call(SERVICE, "Hold", string_value("late"), timeout=0.2), HANG_GUARD)
+            # Nothing is released yet: no reply can have ended the call.
             assert info.value.code == Code.DEADLINE_EXCEEDED
-            assert 0.15 <= elapsed < 1.4
-            # The Hang reply arrives at ~1.5 s, while `spanning` is pending.
-            report = parse_report(await asyncio.wait_for(spanning, 10))
-            assert report["had_deadline"] is False
+            await client.call(SERVICE, "Release", string_value("late"))
+            await go_server.await_line("hold-end late")  # the late reply is on its way
+            assert parse_bytes_value(await client.call(SERVICE, "Echo", bytes_value(b"ok"))) == b"ok"
+            assert not spanning.done()
+            await client.call(SERVICE, "Release", string_value("spanning"))
+            # The late reply ("late") went nowhere; the pending call got its own.
+            got = await asyncio.wait_for(spanning, HANG_GUARD)
+            assert StringValue.FromString(got).value == "spanning"
             assert parse_bytes_value(await client.call(SERVICE, "Echo", bytes_value(b"ok"))) == b"ok"
             assert not closed.is_set()
         finally:
@@ -265,15 +277,16 @@ def test_server_death_fails_pending_calls_at_once(go_peer: Path, sock_dir: Path)
             closed = asyncio.Event()
             client = await Client.connect(server.target, on_close=closed.set)
             try:
-                calls = [asyncio.create_task(client.call(SERVICE, "Hang", duration(30))) for _ in range(3)]
-                await server.await_line("sleep-start")
+                # Held for good: only the connection's end can finish these calls (no timeout, no reply).
+                calls = [asyncio.create_task(client.call(SERVICE, "Hold", string_value("never"))) for _ in range(3)]
+                for _ in calls:
+                    await server.await_line("hold-start never")
+                assert not any(call.done() for call in calls)
                 server.proc.kill()
-                start = time.monotonic()
                 for call in calls:
                     with pytest.raises(ClosedError, match="ttrpc: closed"):
-                        await asyncio.wait_for(call, 10)
-                assert time.monotonic() - start < 5
-                await asyncio.wait_for(closed.wait(), 10)
+                        await asyncio.wait_for(call, HANG_GUARD)
+                await asyncio.wait_for(closed.wait(), HANG_GUARD)
                 with pytest.raises(ClosedError):
                     await client.call(SERVICE, "Echo", b"")
             finally:

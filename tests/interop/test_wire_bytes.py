@@ -9,7 +9,6 @@ the Python client send for the same call.
 from __future__ import annotations
 
 import asyncio
-import struct
 from pathlib import Path
 
 import pytest
@@ -18,18 +17,11 @@ from google.protobuf import empty_pb2
 from impl.ttrpc import Client
 from shimtypes.pb.ttrpc_pb2 import KeyValue, Request, Response
 
+from ._frames import DATA, HEADER, REQUEST, RESPONSE, exchange, frame
 from ._peer import GoServer, go_client, py_server
 from ._service import MAX_MESSAGE, SERVICE, bytes_value, methods, string_value, uint64_value
 
 pytestmark = pytest.mark.interop
-
-HEADER = struct.Struct(">IIBB")
-REQUEST, RESPONSE, DATA = 1, 2, 3
-
-
-def frame(stream_id: int, data: bytes, mtype: int = REQUEST, flags: int = 0) -> bytes:
-    return HEADER.pack(len(data), stream_id, mtype, flags) + data
-
 
 def request(
     stream_id: int, method: str, payload: bytes, *, service: str = SERVICE, metadata: list[KeyValue] | None = None
@@ -69,29 +61,10 @@ CASES: list[tuple[str, bytes, int]] = [
 ]
 
 
-async def exchange(target: str, cases: list[tuple[str, bytes, int]]) -> dict[str, list[bytes]]:
-    """Send each case's bytes in turn on one connection; collect its reply frames raw."""
-    reader, writer = await asyncio.open_unix_connection("\0" + target[1:] if target.startswith("@") else target)
-    got: dict[str, list[bytes]] = {}
-    try:
-        for name, data, replies in cases:
-            writer.write(data)
-            await writer.drain()
-            frames = []
-            for _ in range(replies):
-                head = await asyncio.wait_for(reader.readexactly(HEADER.size), 10)
-                length = HEADER.unpack(head)[0]
-                frames.append(head + await asyncio.wait_for(reader.readexactly(length), 10))
-            got[name] = frames
-    finally:
-        writer.close()
-    return got
-
-
 def test_python_server_replies_byte_for_byte_like_go(go_server: GoServer, sock_dir: Path) -> None:
     async def main() -> tuple[dict[str, list[bytes]], dict[str, list[bytes]]]:
         go = await exchange(go_server.target, CASES)
-        async with py_server(str(sock_dir / "py.sock"), methods()):
+        async with py_server(str(sock_dir / "py.sock"), methods(), legacy=True):  # the 1.1.1 peer's rules
             py = await exchange(str(sock_dir / "py.sock"), CASES)
         return go, py
 

@@ -7,22 +7,42 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import TypeVar
 
-from impl.ttrpc import ClientConnection, Event, RequestReceived, Server, ServerConnection
+from impl.ttrpc import ClientConnection, Event, RequestReceived, Server, ServerConnection, StreamMethod
 from shimtypes import TTRPCMethod, TTRPCMethodContext
 
 T = TypeVar("T")
 
 
+LOOPS = ("asyncio", "uvloop")
+"""Event loops the asyncio-layer tests run under (conftest parametrizes them)."""
+
+_loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+
+
+def use_loop(kind: str) -> None:
+    """Make ``run`` use the default loop (``asyncio``) or ``uvloop``."""
+    global _loop_factory
+    if kind == "asyncio":
+        _loop_factory = None
+    elif kind == "uvloop":
+        import uvloop
+
+        _loop_factory = uvloop.new_event_loop
+    else:
+        raise ValueError(f"unknown event loop {kind!r}; known: {LOOPS}")
+
+
 def run(coro: Coroutine[object, object, T], timeout: float = 20.0) -> T:
-    """Run one test coroutine on a fresh loop, bounded so a hang fails fast."""
+    """Run one test coroutine on a fresh loop of the selected kind, bounded so a hang fails fast."""
 
     async def bounded() -> T:
         return await asyncio.wait_for(coro, timeout)
 
-    return asyncio.run(bounded())
+    with asyncio.Runner(loop_factory=_loop_factory) as runner:
+        return runner.run(bounded())
 
 
 def abstract_name() -> str:
@@ -35,7 +55,7 @@ def sock_path(d: str) -> str:
 
 @contextlib.asynccontextmanager
 async def serving(
-    services: dict[str, dict[str, TTRPCMethod]],
+    services: Mapping[str, Mapping[str, TTRPCMethod | StreamMethod]],
     target: str | socket.socket,
     server: Server | None = None,
 ) -> AsyncIterator[Server]:
@@ -54,8 +74,17 @@ async def serving(
 
 async def raw_connect(target: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A plain stream connection, for speaking bytes at a server directly."""
-    addr = "\0" + target[1:] if target.startswith("@") else target
-    return await asyncio.open_unix_connection(addr)
+    if not target.startswith("@"):
+        return await asyncio.open_unix_connection(target)
+    # uvloop takes no abstract name as a path: connect the socket here.
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        await asyncio.get_running_loop().sock_connect(sock, "\0" + target[1:])
+    except BaseException:
+        sock.close()
+        raise
+    return await asyncio.open_unix_connection(sock=sock)
 
 
 async def read_events(

@@ -6,8 +6,11 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import socket
 import struct
+import subprocess
+import sys
 import time
 
 import pytest
@@ -381,7 +384,8 @@ def test_oversized_request_gets_resource_exhausted_and_connection_survives(sock_
 def test_even_id_and_garbage_request_are_answered(sock_dir: str) -> None:
     async def main() -> None:
         path = sock_path(sock_dir)
-        async with serving({SVC: BASIC}, path):
+        # Go 1.1.1's rules (id 1 after 5 is fine); 1.2's are in test_ttrpc_streams.
+        async with serving({SVC: BASIC}, path, Server(legacy=True)):
             reader, writer = await raw_connect(path)
             conn = ClientConnection()
             _, good = conn.send_request(SVC, "Echo", b"x")
@@ -521,3 +525,53 @@ def test_require_same_user_admits_root_and_self() -> None:
     assert check(PeerCredentials(1, os.geteuid(), 0))
     assert check(PeerCredentials(1, 0, 0))
     assert not check(PeerCredentials(1, 4242 if os.geteuid() != 4242 else 4343, 0))
+
+
+def test_require_same_user_matches_uid_and_gid_as_go_does() -> None:
+    euid, egid = os.geteuid(), os.getegid()
+    other = 4242 if euid != 4242 else 4343
+    other_gid = 4242 if egid != 4242 else 4343
+    check = require_same_user()
+    assert check(PeerCredentials(1, euid, egid))
+    assert not check(PeerCredentials(1, euid, other_gid))  # same uid, another group: refused (Go too)
+    assert not check(PeerCredentials(1, other, egid))
+    if euid != 0:
+        assert not check(PeerCredentials(1, 0, 0))  # root only when asked for
+    with_root = require_same_user(allow_root=True)
+    assert with_root(PeerCredentials(1, 0, other_gid)) and with_root(PeerCredentials(1, euid, egid))
+    assert not with_root(PeerCredentials(1, other, egid))
+
+
+def test_same_uid_other_gid_is_refused_for_real() -> None:
+    """A real client process with our uid but another gid (Go refuses it too)."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to run a client under another gid")
+    name = abstract_name()
+    script = (
+        "import asyncio,sys\n"
+        "from impl.ttrpc import Client, ClosedError\n"
+        "async def main():\n"
+        "    c = await Client.connect(sys.argv[1])\n"
+        "    try:\n"
+        "        print(await c.call('s', 'Echo', b'x', timeout=10))\n"
+        "    except ClosedError:\n"
+        "        print('refused')\n"
+        "    await c.close()\n"
+        "asyncio.run(main())\n"
+    )
+
+    async def client(gid: int) -> str:
+        proc = await asyncio.create_subprocess_exec(
+            "setpriv", f"--regid={gid}", "--clear-groups", "--", sys.executable, "-c", script, name,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        return out.decode().strip()
+
+    async def main() -> None:
+        async with serving({"s": {"Echo": echo}}, name, Server(peer_check=require_same_user())):
+            assert await client(65534) == "refused"
+            assert await client(os.getegid()) == "b'x'"
+
+    run(main(), timeout=60)

@@ -30,8 +30,8 @@ from impl.ttrpc import (
 from impl.ttrpc._wire import varint
 from shimtypes import TTRPCMethod, TTRPCMethodContext
 
+from ._frames import Frame, frames
 from ._helpers import echo, run, serving, sock_path, wait_until
-from .test_ttrpc_fuzz import Frame, frames
 
 PKG = Path(impl.ttrpc.__file__).parent
 
@@ -345,3 +345,26 @@ def test_close_drops_a_connection_whose_peer_does_not_read(sock_dir: str) -> Non
         sock.close()
 
     run(main())
+
+
+# -- public surface ------------------------------------------------------------
+
+
+def test_public_names_report_public_modules() -> None:
+    import impl.ttrpc.lowlevel as lowlevel
+
+    for module in (impl.ttrpc, lowlevel):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            mod = getattr(obj, "__module__", "")
+            if isinstance(obj, type) or callable(obj):
+                assert not mod.startswith("impl.ttrpc._"), f"{module.__name__}.{name} reports {mod}"
+    assert repr(impl.ttrpc.Server) == "<class 'impl.ttrpc.Server'>"
+    assert repr(lowlevel.ServerConnection) == "<class 'impl.ttrpc.lowlevel.ServerConnection'>"
+    assert str(impl.ttrpc.TTRPCError(impl.ttrpc.Code.NOT_FOUND, "x").__class__) == "<class 'impl.ttrpc.TTRPCError'>"
+
+
+def test_lowlevel_is_the_sans_io_core() -> None:
+    absolute, siblings = _imports("lowlevel")
+    assert not absolute & IO_MODULES
+    assert siblings <= {"_connection", "_errors", "_events", "_frame", "_public"}, siblings

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 import uuid
-from dataclasses import dataclass
 
 import pytest
 from google.protobuf.message import DecodeError
@@ -35,47 +33,10 @@ from impl.ttrpc import (
 from shimtypes import TTRPCMethodContext
 from shimtypes.pb.ttrpc_pb2 import KeyValue, Request, Response
 
-from ._helpers import echo, run, wait_until
+from ._frames import Frame, frames, int64, metadata, texts, u32
+from ._helpers import echo, raw_connect, run, wait_until
 
 BOUND = HEADER_SIZE + MAX_MESSAGE
-
-texts = st.text(alphabet=st.characters(codec="utf-8"), max_size=20)
-u32 = st.integers(0, 0xFFFFFFFF)
-int64 = st.integers(-(2**63), 2**63 - 1)
-metadata = st.lists(st.tuples(texts, texts), max_size=4)
-
-
-@dataclass(frozen=True)
-class Frame:
-    sid: int
-    mtype: int
-    flags: int
-    data: bytes
-    oversize: int = 0  # >0: a header announcing MAX_MESSAGE + oversize bytes
-
-    def encode(self) -> bytes:
-        if self.oversize:
-            n = MAX_MESSAGE + self.oversize
-            return struct.pack(">IIBB", n, self.sid, self.mtype, self.flags) + b"\x5a" * n
-        return struct.pack(">IIBB", len(self.data), self.sid, self.mtype, self.flags) + self.data
-
-
-@st.composite
-def request_frames(draw: st.DrawFn) -> Frame:
-    req = Request(
-        service=draw(texts),
-        method=draw(texts),
-        payload=draw(st.binary(max_size=64)),
-        timeout_nano=draw(int64),
-        metadata=[KeyValue(key=k, value=v) for k, v in draw(metadata)],
-    )
-    return Frame(draw(u32), 1, draw(st.integers(0, 255)), req.SerializeToString())
-
-
-any_frames = st.builds(Frame, u32, st.integers(0, 255), st.integers(0, 255), st.binary(max_size=64))
-garbage_requests = st.builds(Frame, u32, st.just(1), st.integers(0, 255), st.binary(max_size=64))
-frames = st.one_of(request_frames(), any_frames, garbage_requests)
-
 
 def expected_server_event(f: Frame) -> Event:
     """An independent statement of the Go 1.1.1 server rules for one frame."""
@@ -118,7 +79,7 @@ def feed(conn: ServerConnection | ClientConnection, stream: bytes, cuts: list[in
 def test_server_events_follow_the_rules_for_any_split(fs: list[Frame], fractions: list[float]) -> None:
     stream = b"".join(f.encode() for f in fs)
     cuts = [int(x * len(stream)) for x in fractions]
-    conn = ServerConnection()
+    conn = ServerConnection(legacy=True)  # the model states Go 1.1.1's rules
     events = feed(conn, stream, cuts)
     wanted = [expected_server_event(f) for f in fs]
     assert len(events) == len(wanted)
@@ -141,7 +102,7 @@ def test_oversized_frames_are_skipped_in_any_split(
     fs = before + [Frame(sid, 1, 0, b"", oversize=extra)] + after
     stream = b"".join(f.encode() for f in fs)
     cuts = [int(x * len(stream)) for x in fractions]
-    conn = ServerConnection()
+    conn = ServerConnection(legacy=True)
     events = feed(conn, stream, cuts)
     wanted = [expected_server_event(f) for f in fs]
     assert len(events) == len(wanted) and all(same(g, w) for g, w in zip(events, wanted))
@@ -240,7 +201,7 @@ def test_live_server_answers_only_well_formed_frames(chunks: list[bytes]) -> Non
         server.register_service("s", {"m": echo})
         await server.listen("@" + name[1:])
         try:
-            reader, writer = await asyncio.open_unix_connection(name)
+            reader, writer = await raw_connect("@" + name[1:])
             for chunk in chunks:
                 writer.write(chunk)
             good = await Client.connect("@" + name[1:])

@@ -7,6 +7,8 @@
 //	Fail      StringValue "CODE:message" -> status error with that code and message
 //	Sleep     Duration    -> StringValue JSON report; returns ctx.Err() when the deadline passes first
 //	Hang      Duration    -> StringValue JSON report; ignores the deadline (sleeps the full time)
+//	Hold      StringValue KEY -> the same KEY once Release(KEY) was called (before or after); ignores the deadline
+//	Release   StringValue KEY -> Empty; lets every Hold(KEY) answer
 //	Metadata  Empty       -> StringValue JSON of the received metadata (map key -> values)
 //	Big       UInt64Value -> BytesValue of that many bytes
 //	FailBig   UInt64Value -> Internal status error whose message is that many 'x's
@@ -18,6 +20,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/ttrpc"
@@ -37,12 +40,43 @@ type SleepReport struct {
 	CtxErr      string  `json:"ctx_err"`
 }
 
+// holds are the gates of Hold calls by key: a reply the peer keeps back
+// until the test says so, instead of for a time a loaded machine can outrun.
+type holds struct {
+	mu    sync.Mutex
+	gates map[string]chan struct{}
+}
+
+func (h *holds) gate(key string) chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	g, ok := h.gates[key]
+	if !ok {
+		g = make(chan struct{})
+		h.gates[key] = g
+	}
+	return g
+}
+
+func (h *holds) release(key string) {
+	g := h.gate(key)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	select {
+	case <-g:
+	default:
+		close(g)
+	}
+}
+
 // Methods returns the method table. trace, if non-nil, receives event lines
-// (e.g. "sleep-start") so a test can wait for a call to be in flight.
+// (e.g. "sleep-start", "hold-start KEY", "hold-end KEY") so a test can wait
+// for a call to be in flight or its reply to be on its way.
 func Methods(trace func(string)) map[string]ttrpc.Method {
 	if trace == nil {
 		trace = func(string) {}
 	}
+	held := &holds{gates: map[string]chan struct{}{}}
 	sleep := func(honour bool) ttrpc.Method {
 		return func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
 			var d types.Duration
@@ -101,6 +135,24 @@ func Methods(trace func(string)) map[string]ttrpc.Method {
 		},
 		"Sleep": sleep(true),
 		"Hang":  sleep(false),
+		"Hold": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+			var in types.StringValue
+			if err := unmarshal(&in); err != nil {
+				return nil, err
+			}
+			trace("hold-start " + in.Value)
+			<-held.gate(in.Value)
+			trace("hold-end " + in.Value)
+			return &in, nil
+		},
+		"Release": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+			var in types.StringValue
+			if err := unmarshal(&in); err != nil {
+				return nil, err
+			}
+			held.release(in.Value)
+			return &types.Empty{}, nil
+		},
 		"Metadata": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
 			var in types.Empty
 			if err := unmarshal(&in); err != nil {

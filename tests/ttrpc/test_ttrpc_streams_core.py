@@ -1,0 +1,224 @@
+"""The sans-IO core's ttrpc 1.2 stream rules, byte for byte."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from impl.ttrpc import (
+    FLAG_NO_DATA,
+    FLAG_REMOTE_CLOSED,
+    FLAG_REMOTE_OPEN,
+    MAX_MESSAGE,
+    BadRequest,
+    ClientConnection,
+    Code,
+    DataReceived,
+    FrameIgnored,
+    MessageTooLargeError,
+    RequestReceived,
+    ResponseReceived,
+    ServerConnection,
+)
+from shimtypes.pb.ttrpc_pb2 import Request
+
+DATA = 3
+
+
+def frame(sid: int, mtype: int, data: bytes, flags: int = 0) -> bytes:
+    return struct.pack(">IIBB", len(data), sid, mtype, flags) + data
+
+
+def request(sid: int, flags: int = 0, payload: bytes = b"") -> bytes:
+    return frame(sid, 1, Request(service="s", method="m", payload=payload).SerializeToString(), flags)
+
+
+ODD = "StreamID must be odd for client initiated streams"
+REUSED = "StreamID cannot be re-used and must increment"
+
+
+def test_even_ids_are_refused_before_decoding_as_go_1_2_does() -> None:
+    conn = ServerConnection()
+    assert conn.receive_data(frame(2, 1, b"\xff\xff")) == [BadRequest(2, Code.INVALID_ARGUMENT, ODD)]
+    assert conn.receive_data(frame(4, DATA, b"x")) == [BadRequest(4, Code.INVALID_ARGUMENT, ODD)]
+
+
+def test_ids_must_increase() -> None:
+    conn = ServerConnection()
+    (ev,) = conn.receive_data(request(5))
+    assert isinstance(ev, RequestReceived) and ev.stream_id == 5
+    assert conn.receive_data(request(5) + request(3)) == [
+        BadRequest(5, Code.INVALID_ARGUMENT, REUSED),
+        BadRequest(3, Code.INVALID_ARGUMENT, REUSED),
+    ]
+    (ev,) = conn.receive_data(request(7))
+    assert isinstance(ev, RequestReceived) and ev.stream_id == 7
+    # An undecodable Request still uses its id up, as in Go.
+    (bad,) = conn.receive_data(frame(9, 1, b"\xff\xff"))
+    assert isinstance(bad, BadRequest) and bad.message.startswith("unmarshal request error: ")
+    assert conn.receive_data(request(9)) == [BadRequest(9, Code.INVALID_ARGUMENT, REUSED)]
+
+
+def test_legacy_mode_keeps_1_1_1_rules() -> None:
+    conn = ServerConnection(legacy=True)
+    evs = conn.receive_data(request(5) + request(5) + request(1) + frame(1, DATA, b"d"))
+    assert [type(e) for e in evs] == [RequestReceived, RequestReceived, RequestReceived, FrameIgnored]
+
+
+def test_data_only_for_open_streams() -> None:
+    conn = ServerConnection()
+    # Unknown stream (Go 1.2.0-1.2.7 panic here): ignored.
+    assert conn.receive_data(frame(1, DATA, b"zz")) == [FrameIgnored(1, DATA, 0, 2)]
+    conn.receive_data(request(1, FLAG_REMOTE_OPEN))
+    assert conn.open_streams == 1
+    evs = conn.receive_data(
+        frame(1, DATA, b"a")
+        + frame(1, DATA, b"", FLAG_NO_DATA)
+        + frame(1, DATA, b"", FLAG_REMOTE_CLOSED | FLAG_NO_DATA)
+        + frame(1, DATA, b"late")
+    )
+    assert evs == [
+        DataReceived(1, b"a", False),
+        DataReceived(1, None, False),
+        DataReceived(1, None, True),
+        FrameIgnored(1, DATA, 0, 4),  # after the client closed its side
+    ]
+    conn.receive_data(request(3, FLAG_REMOTE_OPEN))
+    assert conn.receive_data(frame(3, DATA, b"")) == [DataReceived(3, b"", False)]  # an empty message
+    conn.send_response(3, b"")
+    assert conn.receive_data(frame(3, DATA, b"x")) == [FrameIgnored(3, DATA, 0, 1)]  # stream finished
+    conn.send_data(1, None, close=True)
+    assert conn.open_streams == 0
+
+
+def test_unknown_types_are_ignored() -> None:
+    conn = ServerConnection()
+    assert conn.receive_data(frame(1, 0x7F, b"q", 0x3)) == [FrameIgnored(1, 0x7F, 3, 1)]
+    (ev,) = conn.receive_data(request(1))
+    assert isinstance(ev, RequestReceived)
+
+
+def test_data_frames_are_go_shaped() -> None:
+    server = ServerConnection()
+    assert server.send_data(3, b"hi") == frame(3, DATA, b"hi")
+    assert server.send_data(3, None, close=True) == frame(3, DATA, b"", FLAG_REMOTE_CLOSED | FLAG_NO_DATA)
+    assert server.send_data(3, b"last", close=True) == frame(3, DATA, b"last", FLAG_REMOTE_CLOSED)
+    client = ClientConnection()
+    sid, out = client.send_request("s", "m", b"", flags=FLAG_REMOTE_OPEN)
+    assert out == request(1, FLAG_REMOTE_OPEN)
+    assert client.send_data(sid, None, close=True) == frame(1, DATA, b"", 0x05)  # Go's CloseSend
+    with pytest.raises(MessageTooLargeError):
+        client.send_data(sid, bytes(MAX_MESSAGE + 1))
+    with pytest.raises(MessageTooLargeError):
+        server.send_data(sid, bytes(MAX_MESSAGE + 1))
+    assert len(server.send_data(sid, bytes(MAX_MESSAGE))) == MAX_MESSAGE + 10
+
+
+def test_client_reports_data_only_for_its_streams() -> None:
+    client = ClientConnection()
+    unary, _ = client.send_request("s", "m", b"")
+    stream, _ = client.send_request("s", "m", b"x", flags=FLAG_REMOTE_CLOSED)
+    assert client.open_streams == 1
+    evs = client.receive_data(
+        frame(unary, DATA, b"u")
+        + frame(stream, DATA, b"a")
+        + frame(stream, DATA, b"", FLAG_REMOTE_CLOSED | FLAG_NO_DATA)
+        + frame(stream, DATA, b"b")
+        + frame(99, DATA, b"c")
+    )
+    assert evs == [
+        FrameIgnored(unary, DATA, 0, 1),
+        DataReceived(stream, b"a", False),
+        DataReceived(stream, None, True),
+        FrameIgnored(stream, DATA, 0, 1),
+        FrameIgnored(99, DATA, 0, 1),
+    ]
+    other, _ = client.send_request("s", "m", b"", flags=FLAG_REMOTE_OPEN)
+    (resp,) = client.receive_data(frame(other, 2, b"\x12\x01z"))
+    assert resp == ResponseReceived(other, None, b"z")
+    assert client.open_streams == 0  # a Response ends a stream too
+    last, _ = client.send_request("s", "m", b"", flags=FLAG_REMOTE_OPEN)
+    client.forget(last)
+    assert client.receive_data(frame(last, DATA, b"x")) == [FrameIgnored(last, DATA, 0, 1)]
+
+
+# A random exchange between the two cores: every message each side sends
+# arrives as sent, in order, and each stream ends once.
+ops = st.lists(
+    st.tuples(st.sampled_from(["open-cs", "open-ss", "c-send", "c-close", "s-send", "s-end", "s-respond"]),
+              st.integers(0, 7), st.binary(max_size=16)),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops, st.integers(1, 64))
+def test_random_stream_exchanges_round_trip(script: list[tuple[str, int, bytes]], chunk: int) -> None:
+    client, server = ClientConnection(), ServerConnection()
+    opened: list[int] = []
+    c_open: set[int] = set()  # client may still send
+    s_open: set[int] = set()  # server may still send
+    to_server: dict[int, list[bytes | None]] = {}
+    to_client: dict[int, list[bytes | None]] = {}
+    got_server: dict[int, list[bytes | None]] = {}
+    got_client: dict[int, list[bytes | None]] = {}
+    wire_c = bytearray()
+    wire_s = bytearray()
+    for op, pick, payload in script:
+        if op.startswith("open"):
+            flags = FLAG_REMOTE_OPEN if op == "open-cs" else FLAG_REMOTE_CLOSED
+            sid, out = client.send_request("s", "m", payload, flags=flags)
+            wire_c += out
+            opened.append(sid)
+            s_open.add(sid)
+            if op == "open-cs":
+                c_open.add(sid)
+            continue
+        if not opened:
+            continue
+        sid = opened[pick % len(opened)]
+        if op == "c-send" and sid in c_open:
+            wire_c += client.send_data(sid, payload)
+            to_server.setdefault(sid, []).append(payload)
+        elif op == "c-close" and sid in c_open:
+            wire_c += client.send_data(sid, None, close=True)
+            to_server.setdefault(sid, []).append(None)
+            c_open.discard(sid)
+        elif op == "s-send" and sid in s_open:
+            wire_s += server.send_data(sid, payload)
+            to_client.setdefault(sid, []).append(payload)
+        elif op in ("s-end", "s-respond") and sid in s_open:
+            # The server must have read the Request first: deliver the client's bytes so far.
+            for i in range(0, len(wire_c), chunk):
+                for ev in server.receive_data(bytes(wire_c[i : i + chunk])):
+                    if isinstance(ev, DataReceived):
+                        got_server.setdefault(ev.stream_id, []).append(
+                            ev.payload if not ev.remote_closed else None
+                        )
+                    else:
+                        assert isinstance(ev, RequestReceived), ev
+            wire_c.clear()
+            if op == "s-end":
+                wire_s += server.send_data(sid, None, close=True)
+            else:
+                wire_s += server.send_response(sid, payload)
+            to_client.setdefault(sid, []).append(None)
+            s_open.discard(sid)
+            c_open.discard(sid)  # what the client sends after the end is ignored
+    for i in range(0, len(wire_c), chunk):
+        for ev in server.receive_data(bytes(wire_c[i : i + chunk])):
+            if isinstance(ev, DataReceived):
+                got_server.setdefault(ev.stream_id, []).append(ev.payload if not ev.remote_closed else None)
+    for i in range(0, len(wire_s), chunk):
+        for ev in client.receive_data(bytes(wire_s[i : i + chunk])):
+            if isinstance(ev, DataReceived):
+                got_client.setdefault(ev.stream_id, []).append(ev.payload if not ev.remote_closed else None)
+            else:
+                assert isinstance(ev, ResponseReceived), ev
+                got_client.setdefault(ev.stream_id, []).append(None)
+    assert got_server == to_server
+    assert got_client == to_client
+    assert client.open_streams == len(s_open)
