@@ -1,0 +1,122 @@
+"""Compiling, linking and the compiled-module cache.
+
+Whether an artifact was used is observed by behaviour: a cache entry
+swapped for another module's artifact runs that other module.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from pathlib import Path
+
+import pytest
+import wasmtime
+
+from impl.pywasm._child import Stdio, spawn, start
+from impl.pywasm._engine import CACHE_ENV, WasmEngine
+from impl.pywasm._resolve import InvalidProcess, WasmProcess, resolve_process
+
+from . import _modules as m
+from ._harness import Launch, run_module
+
+
+def _only_artifact(cache: Path) -> Path:
+    (entry,) = cache.iterdir()
+    return entry
+
+
+def _swap_for(engine: WasmEngine, artifact: Path, wat: str) -> None:
+    """Replace ``artifact`` by the compiled form of ``wat``, keeping its name and mode."""
+    artifact.write_bytes(wasmtime.Module(engine.engine, wat).serialize())
+    os.chmod(artifact, 0o600)
+
+
+def test_artifact_is_written_private_and_reused(tmp_path: Path, rootfs: Path, launch: Launch) -> None:
+    cache = tmp_path / "cache"
+    m.install(rootfs, "app.wasm", m.say(then="exit 7"))
+    assert run_module(launch, ["/app.wasm"]).status == 7
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+    artifact = _only_artifact(cache)
+    assert artifact.name.endswith(".cwasm") and stat.S_IMODE(artifact.stat().st_mode) == 0o600
+    # A new engine (a new shim) with the same cache loads the artifact instead of compiling.
+    fresh = WasmEngine(cache_dir=str(cache))
+    _swap_for(fresh, artifact, m.say(then="exit 5"))
+    process = resolve_process({"args": ["/app.wasm"]}, str(rootfs))
+    fresh.prepare(process)
+    assert _exit_status(fresh, process) == 5
+
+
+@pytest.mark.parametrize("weak", ["dir-mode", "file-mode"])
+def test_artifact_others_could_write_is_ignored(
+    tmp_path: Path, rootfs: Path, weak: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = tmp_path / "shared-cache"
+    m.install(rootfs, "app.wasm", m.say(then="exit 7"))
+    process = resolve_process({"args": ["/app.wasm"]}, str(rootfs))
+    WasmEngine(cache_dir=str(cache)).prepare(process)
+    artifact = _only_artifact(cache)
+    fresh = WasmEngine(cache_dir=str(cache))
+    _swap_for(fresh, artifact, m.say(then="exit 5"))
+    if weak == "dir-mode":
+        os.chmod(cache, 0o777)
+    else:
+        os.chmod(artifact, 0o666)
+    with caplog.at_level(logging.WARNING, logger="impl.pywasm._engine"):
+        fresh.prepare(process)
+    assert _exit_status(fresh, process) == 7
+    assert "pywasm cache: ignoring" in caplog.text and str(cache) in caplog.text
+
+
+def test_corrupt_artifact_falls_back_to_compiling(tmp_path: Path, rootfs: Path) -> None:
+    cache = tmp_path / "cache"
+    m.install(rootfs, "app.wasm", m.say(then="exit 7"))
+    process = resolve_process({"args": ["/app.wasm"]}, str(rootfs))
+    WasmEngine(cache_dir=str(cache)).prepare(process)
+    artifact = _only_artifact(cache)
+    artifact.write_bytes(b"\x7fELF" + os.urandom(512))
+    fresh = WasmEngine(cache_dir=str(cache))
+    fresh.prepare(process)
+    assert _exit_status(fresh, process) == 7
+
+
+def test_cache_can_be_disabled(tmp_path: Path, rootfs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CACHE_ENV, "")
+    m.install(rootfs, "app.wasm", m.say())
+    engine = WasmEngine()
+    assert engine.cache_dir is None
+    engine.prepare(resolve_process({"args": ["/app.wasm"]}, str(rootfs)))
+
+
+def test_invalid_module_body_names_the_module(engine: WasmEngine, rootfs: Path) -> None:
+    (rootfs / "bad.wasm").write_bytes(b"\0asm\x01\0\0\0\x01\xff\xff")
+    process = resolve_process({"args": ["/bad.wasm"]}, str(rootfs))
+    with pytest.raises(InvalidProcess, match=r"^module /bad.wasm: invalid WebAssembly: "):
+        engine.prepare(process)
+
+
+def test_import_outside_wasi_names_the_module_and_import(engine: WasmEngine, rootfs: Path) -> None:
+    m.install(rootfs, "env.wasm", '(module (import "env" "host_fn" (func)) (func (export "_start")))')
+    process = resolve_process({"args": ["/env.wasm"]}, str(rootfs))
+    with pytest.raises(InvalidProcess, match=r"^module /env.wasm: cannot link against WASI preview 1: .*host_fn"):
+        engine.prepare(process)
+
+
+def test_module_without_start_fails_in_the_child(launch: Launch, rootfs: Path) -> None:
+    m.install(rootfs, "lib.wasm", "(module (func (export \"helper\")))")
+    out = run_module(launch, ["/lib.wasm"])
+    assert out.status == 1
+    assert out.report == b"pywasm: module /lib.wasm: no exported function _start\n"
+
+
+def _exit_status(engine: WasmEngine, process: WasmProcess) -> int:
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        child = spawn(engine.engine, process, engine.prepare(process), Stdio(null, null, null))
+    finally:
+        os.close(null)
+    start(child)
+    os.close(child.report)
+    _, status = os.waitpid(child.pid, 0)
+    return os.waitstatus_to_exitcode(status)
