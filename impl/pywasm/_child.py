@@ -1,9 +1,11 @@
 """One container process: a forked child that runs a module's ``_start``.
 
 The serving shim forks at Create, so the process has a pid from the start
-and signals reach it as they would a runc container's init. The child
-waits on a gate pipe until Start (the shim writing one byte) and then runs
-the module with everything already compiled and linked by the parent.
+and signals reach it as they would a runc container's init. On a gate
+(a seqpacket socket pair) the child says ``ready`` once the module is
+instantiated, or why it cannot be (Create then fails with that message),
+and waits for Start: one byte from the shim, after which only the call
+into ``_start`` remains.
 
 Exit statuses: ``proc_exit(n)`` gives ``n`` (wasmtime accepts 0..125 and
 turns larger codes into an error); returning from ``_start`` gives 0; a
@@ -20,18 +22,21 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import os
+import select
 import signal
+import socket
 from typing import NamedTuple
 
 import wasmtime
 
 from ._resolve import WasmProcess
 
-__all__ = ["TRAP_STATUS", "UNSTARTED_STATUS", "Stdio", "WasmChild", "spawn", "start"]
+__all__ = ["READY", "TRAP_STATUS", "UNSTARTED_STATUS", "Stdio", "WasmChild", "readiness", "spawn", "start", "wait_ready"]
 
 TRAP_STATUS = 134
 UNSTARTED_STATUS = 137
 """The child's status when the gate closes without Start (the shim went away)."""
+READY = b"ready"
 
 _GATE_FD = 3
 _REPORT_FD = 4
@@ -66,7 +71,7 @@ class WasmChild(NamedTuple):
 
     pid: int
     gate: int
-    """Write end of the gate: ``start`` writes one byte and closes it."""
+    """The shim's end of the gate: read ``readiness`` from it, then ``start``."""
     report: int
     """Read end of the report pipe; EOF once the child has exited."""
 
@@ -78,23 +83,40 @@ def spawn(engine: wasmtime.Engine, process: WasmProcess, pre: wasmtime.InstanceP
     thread): the child is killed when that thread exits (PDEATHSIG), so a
     dying shim leaves no module running. The parent must reap the pid.
     """
-    gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
+    gate_r, gate_w = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     report_r, report_w = os.pipe2(os.O_CLOEXEC)
     parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child, which always _exits
         status = 1
         try:
-            status = _child(parent, engine, process, pre, stdio, gate_r, report_w)
+            status = _child(parent, engine, process, pre, stdio, gate_r.fileno(), report_w)
         finally:
             os._exit(status)
-    os.close(gate_r)
+    gate_r.close()
     os.close(report_w)
-    return WasmChild(pid, gate_w, report_r)
+    return WasmChild(pid, gate_w.detach(), report_r)
+
+
+def readiness(message: bytes) -> str | None:
+    """What the child said on the gate: None when ready, else why it cannot run."""
+    if message == READY:
+        return None
+    if not message:
+        return "the module's process exited before it was ready"
+    return message.decode(errors="replace")
+
+
+def wait_ready(child: WasmChild, timeout: float) -> str | None:
+    """Blocking ``readiness`` (an asyncio shim reads ``child.gate`` itself)."""
+    ready, _, _ = select.select([child.gate], [], [], timeout)
+    if not ready:
+        return f"the module's process was not ready within {timeout} s"
+    return readiness(os.read(child.gate, 65536))
 
 
 def start(child: WasmChild) -> None:
-    """Let the child run its module (it has already been forked)."""
+    """Let the (ready) child call the module's ``_start``."""
     try:
         os.write(child.gate, b"\1")
     finally:
@@ -113,41 +135,46 @@ def _child(
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:
         return UNSTARTED_STATUS
+    store = wasmtime.Store(engine)
+    entry = _instantiate(store, process, pre)
+    if isinstance(entry, str):
+        os.write(_GATE_FD, entry.encode(errors="replace"))
+        return 1
+    os.write(_GATE_FD, READY)
     if os.read(_GATE_FD, 1) != b"\1":
         return UNSTARTED_STATUS
     os.close(_GATE_FD)
-    return _run(wasmtime.Store(engine), process, pre)
-
-
-def _run(store: wasmtime.Store, process: WasmProcess, pre: wasmtime.InstancePre) -> int:
-    name = process.args[0]
-    try:
-        wasi = wasmtime.WasiConfig()
-        wasi.argv = process.args
-        wasi.env = process.env
-        wasi.inherit_stdin()
-        wasi.inherit_stdout()
-        wasi.inherit_stderr()
-        wasi.preopen_dir(process.rootfs, "/")
-        if process.cwd != "/":
-            wasi.preopen_dir(process.cwd_host, ".")
-        store.set_wasi(wasi)
-        instance = pre.instantiate(store)
-        entry = instance.exports(store).get("_start")
-        if not isinstance(entry, wasmtime.Func):
-            _report(f"pywasm: module {name}: no exported function _start")
-            return 1
-    except wasmtime.WasmtimeError as exc:
-        _report(f"pywasm: module {name}: cannot instantiate: {exc}")
-        return 1
     try:
         entry(store)
     except wasmtime.ExitTrap as exc:
         return exc.code & 0xFF
     except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-        _report(f"pywasm: module {name} trapped: {exc}")
+        _report(f"pywasm: module {process.args[0]} trapped: {exc}")
         return TRAP_STATUS
     return 0
+
+
+def _instantiate(store: wasmtime.Store, process: WasmProcess, pre: wasmtime.InstancePre) -> wasmtime.Func | str:
+    """The module's ``_start`` in a fresh instance wired to WASI, or why not."""
+    name = process.args[0]
+    wasi = wasmtime.WasiConfig()
+    wasi.argv = process.args
+    wasi.env = process.env
+    wasi.inherit_stdin()
+    wasi.inherit_stdout()
+    wasi.inherit_stderr()
+    try:
+        wasi.preopen_dir(process.rootfs, "/")
+        if process.cwd != "/":
+            wasi.preopen_dir(process.cwd_host, ".")
+        store.set_wasi(wasi)
+        instance = pre.instantiate(store)
+    except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:  # a trap in the start function too
+        return f"pywasm: module {name}: cannot instantiate: {exc}"
+    entry = instance.exports(store).get("_start")
+    if not isinstance(entry, wasmtime.Func):
+        return f"pywasm: module {name}: no exported function _start"
+    return entry
 
 
 def _report(message: str) -> None:

@@ -88,7 +88,10 @@ class WasmEngine:
             log.warning("pywasm cache: ignoring %s (not a regular file owned by us and not writable by others)", path)
             return None
         try:
-            return wasmtime.Module.deserialize_file(self.engine, path)
+            # Not deserialize_file: wasmtime would keep the file open to map
+            # data segments from it, and module children close every fd.
+            with open(path, "rb") as f:
+                return wasmtime.Module.deserialize(self.engine, f.read())
         except wasmtime.WasmtimeError as exc:
             log.info("pywasm cache: %s unusable (%s); compiling", path, exc)
             return None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from impl.pywasm._child import Stdio, WasmChild, spawn, start
+from impl.pywasm._child import Stdio, WasmChild, spawn, start, wait_ready
 from impl.pywasm._engine import WasmEngine
 from impl.pywasm._resolve import WasmProcess
 
@@ -49,7 +49,12 @@ class Running:
         for name, fd in fds.items():
             self._sel.register(fd, selectors.EVENT_READ, name)
 
+    def ready(self) -> str | None:
+        return wait_ready(self.child, 10)
+
     def start(self) -> None:
+        problem = self.ready()
+        assert problem is None, problem
         start(self.child)
 
     def read_until(self, name: str, needle: bytes, timeout: float = 10) -> None:

@@ -7,7 +7,7 @@ import select
 import signal
 from pathlib import Path
 
-from impl.pywasm._child import TRAP_STATUS, UNSTARTED_STATUS, Stdio, spawn, start
+from impl.pywasm._child import TRAP_STATUS, UNSTARTED_STATUS, Stdio, spawn, start, wait_ready
 from impl.pywasm._engine import WasmEngine
 from impl.pywasm._resolve import resolve_process
 
@@ -112,6 +112,7 @@ def test_killed_before_start_runs_nothing(launch: Launch, rootfs: Path) -> None:
 def test_gate_closed_without_start_runs_nothing(launch: Launch, rootfs: Path) -> None:
     m.install(rootfs, "app.wasm", m.say(b"must not run\n"))
     running = launch(["/app.wasm"])
+    assert running.ready() is None
     os.close(running.child.gate)
     out = running.finish()
     assert (out.status, out.stdout) == (UNSTARTED_STATUS, b"")
@@ -159,6 +160,7 @@ def test_child_dies_with_the_process_that_forked_it(engine: WasmEngine, rootfs: 
             os.close(go_w)
             null = os.open(os.devnull, os.O_RDWR)
             child = spawn(engine.engine, process, pre, Stdio(null, null, null))
+            assert wait_ready(child, 10) is None
             start(child)
             os.write(pid_w, str(child.pid).encode())
             os.read(go_r, 1)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from impl.pywasm._child import Stdio, spawn, start
+from impl.pywasm._child import Stdio, spawn, start, wait_ready
 from impl.pywasm._engine import CACHE_ENV, WasmEngine
 from impl.pywasm._resolve import InvalidProcess, WasmProcess, resolve_process
 
@@ -46,6 +46,27 @@ def test_artifact_is_written_private_and_reused(tmp_path: Path, rootfs: Path, la
     process = resolve_process({"args": ["/app.wasm"]}, str(rootfs))
     fresh.prepare(process)
     assert _exit_status(fresh, process) == 5
+
+
+def test_cached_module_with_data_runs_in_a_child(tmp_path: Path, rootfs: Path, launch: Launch) -> None:
+    """A module loaded from the cache maps its data segments in the child (which closes inherited fds)."""
+    m.install(rootfs, "hello.wasm", m.say(b"hello, cached\n"))
+    assert run_module(launch, ["/hello.wasm"]).stdout == b"hello, cached\n"
+    fresh = WasmEngine(cache_dir=str(tmp_path / "cache"))
+    process = resolve_process({"args": ["/hello.wasm"]}, str(rootfs))
+    pre = fresh.prepare(process)
+    out_r, out_w = os.pipe()
+    try:
+        child = spawn(fresh.engine, process, pre, Stdio(out_w, out_w, out_w))
+        os.close(out_w)
+        assert wait_ready(child, 10) is None
+        start(child)
+        os.close(child.report)
+        assert os.read(out_r, 100) == b"hello, cached\n"
+        _, status = os.waitpid(child.pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        os.close(out_r)
 
 
 @pytest.mark.parametrize("weak", ["dir-mode", "file-mode"])
@@ -103,11 +124,20 @@ def test_import_outside_wasi_names_the_module_and_import(engine: WasmEngine, roo
         engine.prepare(process)
 
 
-def test_module_without_start_fails_in_the_child(launch: Launch, rootfs: Path) -> None:
-    m.install(rootfs, "lib.wasm", "(module (func (export \"helper\")))")
-    out = run_module(launch, ["/lib.wasm"])
-    assert out.status == 1
-    assert out.report == b"pywasm: module /lib.wasm: no exported function _start\n"
+def test_module_without_start_is_not_ready(launch: Launch, rootfs: Path) -> None:
+    m.install(rootfs, "lib.wasm", '(module (func (export "helper")))')
+    running = launch(["/lib.wasm"])
+    assert running.ready() == "pywasm: module /lib.wasm: no exported function _start"
+    out = running.finish()
+    assert (out.status, out.stdout, out.stderr) == (1, b"", b"")
+
+
+def test_instantiation_failure_is_not_ready(launch: Launch, rootfs: Path) -> None:
+    m.install(rootfs, "start.wasm", '(module (func $boom unreachable) (start $boom) (func (export "_start")))')
+    running = launch(["/start.wasm"])
+    problem = running.ready()
+    assert problem is not None and problem.startswith("pywasm: module /start.wasm: cannot instantiate: ")
+    assert running.finish().status == 1
 
 
 def _exit_status(engine: WasmEngine, process: WasmProcess) -> int:
@@ -116,6 +146,7 @@ def _exit_status(engine: WasmEngine, process: WasmProcess) -> int:
         child = spawn(engine.engine, process, engine.prepare(process), Stdio(null, null, null))
     finally:
         os.close(null)
+    assert wait_ready(child, 10) is None
     start(child)
     os.close(child.report)
     _, status = os.waitpid(child.pid, 0)
