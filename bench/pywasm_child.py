@@ -75,12 +75,13 @@ def worker(module: str, cache: str) -> None:
     first = os.read(out_r, 1)
     t5 = time.perf_counter()
     os.waitpid(child.pid, 0)
+    os.close(child.pidfd)
     assert first == b"h", first
     print(json.dumps({"import": t1 - t0, "engine": t2 - t1, "prepare": t3 - t2, "fork_to_ready": t4 - t3, "first_instruction": t5 - t4}))
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="pywasm child: time to first instruction")
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--worker", nargs=2, metavar=("MODULE", "CACHE"), help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -13,8 +13,8 @@ trap or that error gives ``TRAP_STATUS`` (134, what the wasmtime CLI uses:
 128 + SIGABRT, kept apart from the 137 of a SIGKILL); a failure to
 instantiate gives 1. Signals keep their default
 actions, so SIGKILL yields 137 and SIGTERM 143, even in an endless loop.
-Trap and failure messages go to the container's stderr and, one line per
-message, to the report pipe the shim logs from.
+Trap messages go to the container's stderr and to the report pipe the
+shim logs from.
 """
 
 from __future__ import annotations
@@ -70,10 +70,12 @@ class WasmChild(NamedTuple):
     """A forked, not yet started module; the parent owns both fds."""
 
     pid: int
+    pidfd: int
+    """Signal it with ``signal.pidfd_send_signal``: never a reused pid."""
     gate: int
     """The shim's end of the gate: read ``readiness`` from it, then ``start``."""
     report: int
-    """Read end of the report pipe; EOF once the child has exited."""
+    """Read end of the report pipe (NUL-terminated messages); EOF once the child has exited."""
 
 
 def spawn(engine: wasmtime.Engine, process: WasmProcess, pre: wasmtime.InstancePre, stdio: Stdio) -> WasmChild:
@@ -93,9 +95,10 @@ def spawn(engine: wasmtime.Engine, process: WasmProcess, pre: wasmtime.InstanceP
             status = _child(parent, engine, process, pre, stdio, gate_r.fileno(), report_w)
         finally:
             os._exit(status)
+    pidfd = os.pidfd_open(pid)  # before any reaping: this fd names our child for good
     gate_r.close()
     os.close(report_w)
-    return WasmChild(pid, gate_w.detach(), report_r)
+    return WasmChild(pid, pidfd, gate_w.detach(), report_r)
 
 
 def readiness(message: bytes) -> str | None:
@@ -178,10 +181,11 @@ def _instantiate(store: wasmtime.Store, process: WasmProcess, pre: wasmtime.Inst
 
 
 def _report(message: str) -> None:
-    line = message.rstrip("\n") + "\n"
-    for fd in (2, _REPORT_FD):
+    """The full message on stderr; on the report pipe, NUL-terminated (messages have newlines)."""
+    text = message.rstrip("\n").encode(errors="replace")
+    for fd, data in ((2, text + b"\n"), (_REPORT_FD, text.replace(b"\0", b"") + b"\0")):
         try:
-            os.write(fd, line.encode(errors="replace"))
+            os.write(fd, data)
         except OSError:
             pass
 

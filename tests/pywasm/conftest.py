@@ -48,3 +48,4 @@ def launch(engine: WasmEngine, rootfs: Path, tmp_path: Path) -> Iterator[Launch]
             os.waitpid(running.child.pid, 0)
         except (ProcessLookupError, ChildProcessError):
             pass
+        os.close(running.child.pidfd)

@@ -7,6 +7,8 @@ import select
 import signal
 from pathlib import Path
 
+import pytest
+
 from impl.pywasm._child import TRAP_STATUS, UNSTARTED_STATUS, Stdio, spawn, start, wait_ready
 from impl.pywasm._engine import WasmEngine
 from impl.pywasm._resolve import resolve_process
@@ -49,7 +51,8 @@ def test_trap_is_reported_on_stderr_and_report_pipe(launch: Launch, rootfs: Path
     assert out.stdout == b"partial\n"
     assert out.stderr.startswith(b"on stderr\npywasm: module /trap.wasm trapped: ")
     assert b"unreachable" in out.stderr
-    assert out.report.startswith(b"pywasm: module /trap.wasm trapped: ") and out.report.endswith(b"\n")
+    assert out.report.startswith(b"pywasm: module /trap.wasm trapped: ") and out.report.endswith(b"\0")
+    assert out.report.count(b"\0") == 1 and out.report[:-1] + b"\n" in out.stderr
     assert b"unreachable" in out.report
 
 
@@ -84,8 +87,11 @@ def test_endless_loop_is_killed_by_sigkill(launch: Launch, rootfs: Path) -> None
     running = launch(["/loop.wasm"])
     running.start()
     running.read_until("stdout", b"looping\n")
-    os.kill(running.child.pid, signal.SIGKILL)
+    signal.pidfd_send_signal(running.child.pidfd, signal.SIGKILL)
     assert running.finish().status == 137
+    # Reaped: the pidfd refuses, where a pid could by now name another process.
+    with pytest.raises(ProcessLookupError):
+        signal.pidfd_send_signal(running.child.pidfd, signal.SIGKILL)
 
 
 def test_sigterm_has_its_default_action(launch: Launch, rootfs: Path) -> None:
@@ -163,6 +169,7 @@ def test_child_dies_with_the_process_that_forked_it(engine: WasmEngine, rootfs: 
             assert wait_ready(child, 10) is None
             start(child)
             os.write(pid_w, str(child.pid).encode())
+            os.close(child.pidfd)
             os.read(go_r, 1)
             code = 0
         finally:

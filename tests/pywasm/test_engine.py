@@ -64,6 +64,7 @@ def test_cached_module_with_data_runs_in_a_child(tmp_path: Path, rootfs: Path, l
         os.close(child.report)
         assert os.read(out_r, 100) == b"hello, cached\n"
         _, status = os.waitpid(child.pid, 0)
+        os.close(child.pidfd)
         assert os.waitstatus_to_exitcode(status) == 0
     finally:
         os.close(out_r)
@@ -150,4 +151,5 @@ def _exit_status(engine: WasmEngine, process: WasmProcess) -> int:
     start(child)
     os.close(child.report)
     _, status = os.waitpid(child.pid, 0)
+    os.close(child.pidfd)
     return os.waitstatus_to_exitcode(status)
