@@ -53,7 +53,7 @@ def worker(module: str, cache: str) -> None:
     """One sample, in a fresh interpreter; prints the phases as JSON (seconds)."""
     t0 = time.perf_counter()
     sys.path.insert(0, str(REPO))
-    from impl.pywasm._child import Stdio, spawn, start, wait_ready
+    from impl.pywasm._child import readiness, spawn, start
     from impl.pywasm._engine import WasmEngine
     from impl.pywasm._resolve import resolve_process
 
@@ -66,9 +66,9 @@ def worker(module: str, cache: str) -> None:
     t3 = time.perf_counter()
     out_r, out_w = os.pipe()
     null = os.open(os.devnull, os.O_RDWR)
-    child = spawn(engine.engine, process, pre, Stdio(null, out_w, null))
+    child = spawn(engine.engine, process, pre, (null, out_w, null))
     os.close(out_w)
-    problem = wait_ready(child, 30)
+    problem = readiness(child.channel.recv(65536))
     assert problem is None, problem
     t4 = time.perf_counter()
     start(child)
@@ -76,6 +76,7 @@ def worker(module: str, cache: str) -> None:
     t5 = time.perf_counter()
     os.waitpid(child.pid, 0)
     os.close(child.pidfd)
+    child.channel.close()
     assert first == b"h", first
     print(json.dumps({"import": t1 - t0, "engine": t2 - t1, "prepare": t3 - t2, "fork_to_ready": t4 - t3, "first_instruction": t5 - t4}))
 

@@ -1,20 +1,18 @@
 """One container process: a forked child that runs a module's ``_start``.
 
 The serving shim forks at Create, so the process has a pid from the start
-and signals reach it as they would a runc container's init. On a gate
-(a seqpacket socket pair) the child says ``ready`` once the module is
-instantiated, or why it cannot be (Create then fails with that message),
-and waits for Start: one byte from the shim, after which only the call
-into ``_start`` remains.
+and signals reach it as they would a runc container's init. A seqpacket
+socket pair, the channel, carries the rest: the child says ``ready`` once
+the module is instantiated, or why it cannot be (Create fails with that);
+Start is one byte from the shim, after which only the call into ``_start``
+remains; then trap messages, for the shim's log. EOF: the child exited.
 
 Exit statuses: ``proc_exit(n)`` gives ``n`` (wasmtime accepts 0..125 and
 turns larger codes into an error); returning from ``_start`` gives 0; a
 trap or that error gives ``TRAP_STATUS`` (134, what the wasmtime CLI uses:
-128 + SIGABRT, kept apart from the 137 of a SIGKILL); a failure to
-instantiate gives 1. Signals keep their default
-actions, so SIGKILL yields 137 and SIGTERM 143, even in an endless loop.
-Trap messages go to the container's stderr and to the report pipe the
-shim logs from.
+128 + SIGABRT, apart from SIGKILL's 137); a module that cannot be
+instantiated, 1. Signals keep their default actions, so SIGKILL yields 137
+and SIGTERM 143, even in an endless loop.
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import os
-import select
 import signal
 import socket
 from typing import NamedTuple
@@ -31,135 +28,95 @@ import wasmtime
 
 from ._resolve import WasmProcess
 
-__all__ = ["READY", "TRAP_STATUS", "UNSTARTED_STATUS", "Stdio", "WasmChild", "readiness", "spawn", "start", "wait_ready"]
+__all__ = ["TRAP_STATUS", "UNSTARTED_STATUS", "WasmChild", "readiness", "spawn", "start"]
 
 TRAP_STATUS = 134
 UNSTARTED_STATUS = 137
-"""The child's status when the gate closes without Start (the shim went away)."""
-READY = b"ready"
+"""The child's status when the channel closes before Start (the shim went away)."""
 
-_GATE_FD = 3
-_REPORT_FD = 4
+_READY = b"ready"
+_CHANNEL_FD = 3
 _PR_SET_PDEATHSIG = 1
-# Signals an asyncio/Python parent may have handled, ignored or blocked;
-# wasmtime's own trap handlers (SEGV, BUS, ILL, FPE) must stay.
-_RESET = (
-    signal.SIGINT,
-    signal.SIGTERM,
-    signal.SIGHUP,
-    signal.SIGQUIT,
-    signal.SIGPIPE,
-    signal.SIGCHLD,
-    signal.SIGUSR1,
-    signal.SIGUSR2,
-    signal.SIGALRM,
-    signal.SIGXFSZ,
-    signal.SIGWINCH,
-)
-
-
-class Stdio(NamedTuple):
-    """The parent's fds that become the child's 0, 1 and 2."""
-
-    stdin: int
-    stdout: int
-    stderr: int
+# What an asyncio parent may have handled, ignored or blocked; wasmtime's
+# own trap handlers (SEGV, BUS, ILL, FPE) must stay.
+_RESET = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGPIPE", "SIGCHLD", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGXFSZ", "SIGWINCH")
 
 
 class WasmChild(NamedTuple):
-    """A forked, not yet started module; the parent owns both fds."""
+    """A forked module process; the shim owns ``pidfd`` and ``channel``."""
 
     pid: int
     pidfd: int
-    """Signal it with ``signal.pidfd_send_signal``: never a reused pid."""
-    gate: int
-    """The shim's end of the gate: read ``readiness`` from it, then ``start``."""
-    report: int
-    """Read end of the report pipe (NUL-terminated messages); EOF once the child has exited."""
+    """For ``signal.pidfd_send_signal``: it never names a reused pid."""
+    channel: socket.socket
 
 
-def spawn(engine: wasmtime.Engine, process: WasmProcess, pre: wasmtime.InstancePre, stdio: Stdio) -> WasmChild:
-    """Fork the child for ``process``; it waits for ``start``.
+def spawn(engine: wasmtime.Engine, process: WasmProcess, pre: wasmtime.InstancePre, stdio: tuple[int, int, int]) -> WasmChild:
+    """Fork the child for ``process``: it instantiates the module, says so, waits for ``start``.
 
     Call it from the thread that lives as long as the shim (the main
     thread): the child is killed when that thread exits (PDEATHSIG), so a
-    dying shim leaves no module running. The parent must reap the pid.
+    dying shim leaves no module running. The caller reaps the pid.
     """
-    gate_r, gate_w = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    report_r, report_w = os.pipe2(os.O_CLOEXEC)
+    channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child, which always _exits
         status = 1
         try:
-            status = _child(parent, engine, process, pre, stdio, gate_r.fileno(), report_w)
+            _place_fds([*stdio, theirs.fileno()])
+            status = _child(parent, engine, process, pre)
         finally:
             os._exit(status)
-    pidfd = os.pidfd_open(pid)  # before any reaping: this fd names our child for good
-    gate_r.close()
-    os.close(report_w)
-    return WasmChild(pid, pidfd, gate_w.detach(), report_r)
+    pidfd = os.pidfd_open(pid)  # before any reaping can happen
+    theirs.close()
+    return WasmChild(pid, pidfd, channel)
 
 
 def readiness(message: bytes) -> str | None:
-    """What the child said on the gate: None when ready, else why it cannot run."""
-    if message == READY:
+    """The child's first message: None when ready, else why it cannot run."""
+    if message == _READY:
         return None
-    if not message:
-        return "the module's process exited before it was ready"
-    return message.decode(errors="replace")
-
-
-def wait_ready(child: WasmChild, timeout: float) -> str | None:
-    """Blocking ``readiness`` (an asyncio shim reads ``child.gate`` itself)."""
-    ready, _, _ = select.select([child.gate], [], [], timeout)
-    if not ready:
-        return f"the module's process was not ready within {timeout} s"
-    return readiness(os.read(child.gate, 65536))
+    return message.decode(errors="replace") or "the module's process exited before it was ready"
 
 
 def start(child: WasmChild) -> None:
-    """Let the (ready) child call the module's ``_start``."""
-    try:
-        os.write(child.gate, b"\1")
-    finally:
-        os.close(child.gate)
+    """Let the ready child call the module's ``_start``."""
+    child.channel.send(b"\1")
 
 
-def _child(
-    parent: int, engine: wasmtime.Engine, process: WasmProcess, pre: wasmtime.InstancePre, stdio: Stdio, gate: int, report: int
-) -> int:
-    _place_fds([stdio.stdin, stdio.stdout, stdio.stderr, gate, report])
+def _child(parent: int, engine: wasmtime.Engine, process: WasmProcess, pre: wasmtime.InstancePre) -> int:
     signal.set_wakeup_fd(-1)
-    for sig in _RESET:
-        signal.signal(sig, signal.SIG_DFL)
+    for name in _RESET:
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, ())
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:
         return UNSTARTED_STATUS
     store = wasmtime.Store(engine)
     entry = _instantiate(store, process, pre)
+    os.write(_CHANNEL_FD, entry.encode(errors="replace") if isinstance(entry, str) else _READY)
     if isinstance(entry, str):
-        os.write(_GATE_FD, entry.encode(errors="replace"))
         return 1
-    os.write(_GATE_FD, READY)
-    if os.read(_GATE_FD, 1) != b"\1":
+    if os.read(_CHANNEL_FD, 1) != b"\1":
         return UNSTARTED_STATUS
-    os.close(_GATE_FD)
     try:
         entry(store)
     except wasmtime.ExitTrap as exc:
         return exc.code & 0xFF
     except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-        _report(f"pywasm: module {process.args[0]} trapped: {exc}")
+        message = f"pywasm: module {process.args[0]} trapped: {exc}".encode(errors="replace")
+        for fd, data in ((2, message + b"\n"), (_CHANNEL_FD, message)):
+            try:
+                os.write(fd, data)
+            except OSError:
+                pass
         return TRAP_STATUS
     return 0
 
 
 def _instantiate(store: wasmtime.Store, process: WasmProcess, pre: wasmtime.InstancePre) -> wasmtime.Func | str:
     """The module's ``_start`` in a fresh instance wired to WASI, or why not."""
-    name = process.args[0]
     wasi = wasmtime.WasiConfig()
     wasi.argv = process.args
     wasi.env = process.env
@@ -173,27 +130,16 @@ def _instantiate(store: wasmtime.Store, process: WasmProcess, pre: wasmtime.Inst
         store.set_wasi(wasi)
         instance = pre.instantiate(store)
     except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:  # a trap in the start function too
-        return f"pywasm: module {name}: cannot instantiate: {exc}"
+        return f"pywasm: module {process.args[0]}: cannot instantiate: {exc}"
     entry = instance.exports(store).get("_start")
     if not isinstance(entry, wasmtime.Func):
-        return f"pywasm: module {name}: no exported function _start"
+        return f"pywasm: module {process.args[0]}: no exported function _start"
     return entry
-
-
-def _report(message: str) -> None:
-    """The full message on stderr; on the report pipe, NUL-terminated (messages have newlines)."""
-    text = message.rstrip("\n").encode(errors="replace")
-    for fd, data in ((2, text + b"\n"), (_REPORT_FD, text.replace(b"\0", b"") + b"\0")):
-        try:
-            os.write(fd, data)
-        except OSError:
-            pass
 
 
 def _place_fds(fds: list[int]) -> None:
     """Make ``fds[i]`` the child's fd ``i`` and close every other fd."""
-    base = len(fds)
-    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, base) for fd in fds]
+    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, len(fds)) for fd in fds]
     for target, fd in enumerate(moved):
         os.dup2(fd, target, inheritable=target < 3)
-    os.closerange(base, 0x7FFFFFFF)  # close_range(2): one syscall
+    os.closerange(len(fds), 0x7FFFFFFF)  # close_range(2): one syscall

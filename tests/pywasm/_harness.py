@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from impl.pywasm._child import Stdio, WasmChild, spawn, start, wait_ready
+from impl.pywasm._child import WasmChild, readiness, spawn, start
 from impl.pywasm._engine import WasmEngine
 from impl.pywasm._resolve import WasmProcess
 
@@ -23,7 +23,10 @@ class Outcome:
 
 
 class Running:
-    """A spawned child and the parent's read ends of its FIFOs and report pipe."""
+    """A spawned child, the parent's read ends of its FIFOs, and its channel.
+
+    ``report`` collects what the child sends on the channel after Start.
+    """
 
     def __init__(self, engine: WasmEngine, process: WasmProcess, fifo_dir: Path, stdin: bytes = b"") -> None:
         fds: dict[str, int] = {}
@@ -37,25 +40,27 @@ class Running:
         os.write(stdin_w, stdin)
         os.close(stdin_w)
         pre = engine.prepare(process)
-        self.child: WasmChild = spawn(engine.engine, process, pre, Stdio(stdin_r, writers[0], writers[1]))
+        self.child: WasmChild = spawn(engine.engine, process, pre, (stdin_r, writers[0], writers[1]))
         for fd in (stdin_r, *writers):
             os.close(fd)
-        fds["report"] = self.child.report
-        os.set_blocking(self.child.report, False)
         self._fds = fds
-        self._data = {name: bytearray() for name in fds}
+        self._data = {name: bytearray() for name in ("stdout", "stderr", "report")}
         self._open = set(fds)
         self._sel = selectors.DefaultSelector()
         for name, fd in fds.items():
             self._sel.register(fd, selectors.EVENT_READ, name)
 
     def ready(self) -> str | None:
-        return wait_ready(self.child, 10)
+        self.child.channel.settimeout(10)
+        return readiness(self.child.channel.recv(65536))
 
     def start(self) -> None:
         problem = self.ready()
         assert problem is None, problem
         start(self.child)
+        self._fds["report"] = self.child.channel.fileno()
+        self._open.add("report")
+        self._sel.register(self.child.channel, selectors.EVENT_READ, "report")
 
     def read_until(self, name: str, needle: bytes, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout
@@ -74,6 +79,7 @@ class Running:
         _, wait_status = os.waitpid(self.child.pid, 0)
         code = os.waitstatus_to_exitcode(wait_status)
         self._sel.close()
+        self.child.channel.close()
         return Outcome(128 - code if code < 0 else code, *(bytes(self._data[n]) for n in ("stdout", "stderr", "report")))
 
     def _pump(self, timeout: float) -> None:
@@ -83,8 +89,9 @@ class Running:
             if chunk:
                 self._data[name] += chunk
             else:
-                self._sel.unregister(self._fds[name])
-                os.close(self._fds[name])
+                self._sel.unregister(key.fileobj)
+                if name != "report":
+                    os.close(self._fds[name])
                 self._open.discard(name)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from impl.pywasm._child import TRAP_STATUS, UNSTARTED_STATUS, Stdio, spawn, start, wait_ready
+from impl.pywasm._child import TRAP_STATUS, UNSTARTED_STATUS, readiness, spawn, start
 from impl.pywasm._engine import WasmEngine
 from impl.pywasm._resolve import resolve_process
 
@@ -51,8 +51,8 @@ def test_trap_is_reported_on_stderr_and_report_pipe(launch: Launch, rootfs: Path
     assert out.stdout == b"partial\n"
     assert out.stderr.startswith(b"on stderr\npywasm: module /trap.wasm trapped: ")
     assert b"unreachable" in out.stderr
-    assert out.report.startswith(b"pywasm: module /trap.wasm trapped: ") and out.report.endswith(b"\0")
-    assert out.report.count(b"\0") == 1 and out.report[:-1] + b"\n" in out.stderr
+    assert out.report.startswith(b"pywasm: module /trap.wasm trapped: ")
+    assert out.report + b"\n" in out.stderr
     assert b"unreachable" in out.report
 
 
@@ -115,11 +115,11 @@ def test_killed_before_start_runs_nothing(launch: Launch, rootfs: Path) -> None:
     assert (out.status, out.stdout) == (137, b"")
 
 
-def test_gate_closed_without_start_runs_nothing(launch: Launch, rootfs: Path) -> None:
+def test_channel_closed_without_start_runs_nothing(launch: Launch, rootfs: Path) -> None:
     m.install(rootfs, "app.wasm", m.say(b"must not run\n"))
     running = launch(["/app.wasm"])
     assert running.ready() is None
-    os.close(running.child.gate)
+    running.child.channel.close()
     out = running.finish()
     assert (out.status, out.stdout) == (UNSTARTED_STATUS, b"")
 
@@ -138,11 +138,10 @@ def test_child_holds_only_its_stdio_and_report(launch: Launch, rootfs: Path) -> 
             except FileNotFoundError:
                 pass
         stray = f"pipe:[{os.fstat(stray_r).st_ino}]"
-        report = f"pipe:[{os.fstat(running.child.report).st_ino}]"
         assert stray not in fds.values(), fds
-        assert [fd for fd, target in fds.items() if target == report] == [4], fds
+        assert fds[3].startswith("socket:"), fds  # the channel
         wasmtime_own = ("/memfd:", "anon_inode:[eventpoll]", "anon_inode:[eventfd]", str(rootfs))
-        unexpected = {fd: t for fd, t in fds.items() if fd > 4 and not t.startswith(wasmtime_own)}
+        unexpected = {fd: t for fd, t in fds.items() if fd > 3 and not t.startswith(wasmtime_own)}
         assert unexpected == {}, fds
         os.kill(running.child.pid, signal.SIGKILL)
         assert running.finish().status == 137
@@ -165,8 +164,8 @@ def test_child_dies_with_the_process_that_forked_it(engine: WasmEngine, rootfs: 
             os.close(pid_r)
             os.close(go_w)
             null = os.open(os.devnull, os.O_RDWR)
-            child = spawn(engine.engine, process, pre, Stdio(null, null, null))
-            assert wait_ready(child, 10) is None
+            child = spawn(engine.engine, process, pre, (null, null, null))
+            assert readiness(child.channel.recv(100)) is None
             start(child)
             os.write(pid_w, str(child.pid).encode())
             os.close(child.pidfd)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from impl.pywasm._child import Stdio, spawn, start, wait_ready
+from impl.pywasm._child import readiness, spawn, start
 from impl.pywasm._engine import CACHE_ENV, WasmEngine
 from impl.pywasm._resolve import InvalidProcess, WasmProcess, resolve_process
 
@@ -57,11 +57,11 @@ def test_cached_module_with_data_runs_in_a_child(tmp_path: Path, rootfs: Path, l
     pre = fresh.prepare(process)
     out_r, out_w = os.pipe()
     try:
-        child = spawn(fresh.engine, process, pre, Stdio(out_w, out_w, out_w))
+        child = spawn(fresh.engine, process, pre, (out_w, out_w, out_w))
         os.close(out_w)
-        assert wait_ready(child, 10) is None
+        assert readiness(child.channel.recv(100)) is None
         start(child)
-        os.close(child.report)
+        child.channel.close()
         assert os.read(out_r, 100) == b"hello, cached\n"
         _, status = os.waitpid(child.pid, 0)
         os.close(child.pidfd)
@@ -144,12 +144,12 @@ def test_instantiation_failure_is_not_ready(launch: Launch, rootfs: Path) -> Non
 def _exit_status(engine: WasmEngine, process: WasmProcess) -> int:
     null = os.open(os.devnull, os.O_RDWR)
     try:
-        child = spawn(engine.engine, process, engine.prepare(process), Stdio(null, null, null))
+        child = spawn(engine.engine, process, engine.prepare(process), (null, null, null))
     finally:
         os.close(null)
-    assert wait_ready(child, 10) is None
+    assert readiness(child.channel.recv(100)) is None
     start(child)
-    os.close(child.report)
+    child.channel.close()
     _, status = os.waitpid(child.pid, 0)
     os.close(child.pidfd)
     return os.waitstatus_to_exitcode(status)
