@@ -8,23 +8,26 @@ file outside its container. Every rejection names the spec key or the path.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple, cast
 
-__all__ = ["InvalidProcess", "ModuleMissing", "WasmProcess", "resolve_process", "rootfs_path", "secure_join"]
+from impl import errdefs
+
+__all__ = ["InvalidProcess", "ModuleMissing", "WasmProcess", "json_object", "resolve_process", "rootfs_path", "secure_join"]
 
 WASM_MAGIC = b"\0asm"
 _CORE_VERSION = b"\x01\x00\x00\x00"
 _MAX_SYMLINKS = 40  # as the kernel's path walk
 
 
-class ModuleMissing(LookupError):
+class ModuleMissing(errdefs.NotFound):
     """The module, the cwd or the rootfs named by the spec does not exist."""
 
 
-class InvalidProcess(ValueError):
+class InvalidProcess(errdefs.InvalidArgument):
     """The spec's process cannot run as a WASI preview 1 module."""
 
 
@@ -91,13 +94,27 @@ def secure_join(root: str, path: str) -> str:
     return os.path.join(root, *resolved)
 
 
-def resolve_process(process: Mapping[str, object], rootfs: str) -> WasmProcess:
+def json_object(data: bytes, what: str) -> Mapping[str, object]:
+    """``data`` parsed as a JSON object, else ``InvalidProcess`` naming ``what``."""
+    try:
+        value: object = json.loads(data)
+    except ValueError as exc:
+        raise InvalidProcess(f"{what} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidProcess(f"{what} is not a JSON object")
+    return cast("dict[str, object]", value)
+
+
+def resolve_process(process: object, rootfs: str) -> WasmProcess:
     """Check ``process`` (the spec's ``process`` object) against ``rootfs``.
 
     Raises ``ModuleMissing`` for a missing rootfs, cwd or module, and
     ``InvalidProcess`` for malformed args/env/cwd or a file that is not a
     WebAssembly core module.
     """
+    if not isinstance(process, Mapping):
+        raise InvalidProcess(f"process must be an object, got {process!r}")
+    process = cast("Mapping[str, object]", process)
     if not os.path.isdir(rootfs):
         raise ModuleMissing(f"rootfs {rootfs}: no such directory")
     args = _strings(process.get("args"), "process.args")
