@@ -252,11 +252,12 @@ def test_no_test_module_imports_another_test_module() -> None:
     for path in sorted(paths):
         tree = ast.parse(path.read_text(), filename=str(path))
         for node in ast.walk(tree):
-            names: list[str] = []
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom):
                 names = [node.module or ""] + [a.name for a in node.names]
+            else:
+                continue
             if any(n.rpartition(".")[2].startswith("test_") for n in names):
                 bad.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert not bad, "test modules importing test modules:\n  " + "\n  ".join(bad)

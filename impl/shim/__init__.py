@@ -82,6 +82,7 @@ if TYPE_CHECKING:
         exit_status as exit_status,
     )
     from ._stdio import (
+        ConsoleIO as ConsoleIO,
         ProcessIO as ProcessIO,
         StdinPump as StdinPump,
         Stdio as Stdio,
@@ -151,6 +152,7 @@ _LAZY = {
     "Exit": "._reaper",
     "Reaper": "._reaper",
     "exit_status": "._reaper",
+    "ConsoleIO": "._stdio",
     "ProcessIO": "._stdio",
     "StdinPump": "._stdio",
     "Stdio": "._stdio",
@@ -177,6 +179,7 @@ _LAZY = {
 __all__ = [
     "ADDRESS_FILE",
     "AddressInUseError",
+    "ConsoleIO",
     "DELETE_EXIT_TIMEOUT",
     "Exit",
     "FlagError",

@@ -173,7 +173,8 @@ class SupportsStats(Protocol):
 class SupportsTerminal(Protocol):
     """Terminals: the ``ProcessIO`` of a process created with ``terminal`` (a console).
 
-    Without it, ``Create``/``Exec`` with ``terminal`` set answer UNIMPLEMENTED.
+    Return a ``ConsoleIO`` to have ``ResizePty`` reach it. Without this
+    protocol, ``Create``/``Exec`` with ``terminal`` set answer UNIMPLEMENTED.
     """
 
     def open_terminal(self, process: Process, /) -> ProcessIO: ...

@@ -18,7 +18,7 @@ import asyncio
 import os
 from typing import Protocol, runtime_checkable
 
-__all__ = ["ProcessIO", "StdinPump", "Stdio", "open_stdio"]
+__all__ = ["ConsoleIO", "ProcessIO", "StdinPump", "Stdio", "open_stdio"]
 
 
 @runtime_checkable
@@ -53,6 +53,15 @@ class ProcessIO(Protocol):
         ...
 
 _CHUNK = 65536
+
+
+@runtime_checkable
+class ConsoleIO(ProcessIO, Protocol):
+    """A terminal's ``ProcessIO`` (from ``SupportsTerminal.open_terminal``): it can be resized."""
+
+    def resize(self, width: int, height: int) -> None:
+        """Set the console's window size (``ResizePty``)."""
+        ...
 
 
 class StdinPump:

@@ -48,7 +48,7 @@ from ._ops import (
     SupportsUpdate,
 )
 from ._reaper import Exit, Reaper
-from ._stdio import open_stdio
+from ._stdio import ConsoleIO, open_stdio
 
 if TYPE_CHECKING:
     from shimtypes import Publisher, ShimContext
@@ -537,11 +537,8 @@ class ProcessTaskService:
     @_boundary
     async def resize_pty(self, request: task.ResizePtyRequest, /) -> Empty:
         proc = self._record(request.id, request.exec_id).process
-        if proc.terminal:  # the console's own resize belongs to the terminal seam
-            resize = getattr(proc.io, "resize", None)
-            if resize is None:
-                raise errdefs.NotImplemented(f"resize_pty {proc.id!r}: the console cannot be resized")
-            resize(request.width, request.height)
+        if isinstance(proc.io, ConsoleIO):
+            proc.io.resize(request.width, request.height)
         return Empty()  # no console: nothing to resize, as runc's shim does
 
     # -- optional -----------------------------------------------------------------
