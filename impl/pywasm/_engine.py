@@ -4,13 +4,14 @@ A shim serves one container, so without a cache every ``ctr run`` would
 compile its module again. Compiled artifacts (``Module.serialize``) are kept
 in a directory only this user can write: deserializing is as trusting as
 running native code, so a cache directory or file that others could have
-written is ignored, never used. The key covers the module's bytes, the
-wasmtime library and this engine's settings; wasmtime also refuses an
-artifact from another version or configuration, which then costs a compile.
+written is ignored, never used. The key covers the module's bytes and this
+engine's settings; wasmtime itself refuses an artifact from another version
+(it is then compiled again and replaced).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -43,11 +44,8 @@ class WasmEngine:
         self.engine = wasmtime.Engine(config)
         self.linker = wasmtime.Linker(self.engine)
         self.linker.define_wasi()
-        if cache_dir is None:
-            cache_dir = os.environ.get(CACHE_ENV, DEFAULT_CACHE_DIR)
-        self.cache_dir = cache_dir or None
+        self.cache_dir = (os.environ.get(CACHE_ENV, DEFAULT_CACHE_DIR) if cache_dir is None else cache_dir) or None
         self._memo: dict[str, wasmtime.InstancePre] = {}
-        self._lib = _library_identity()
 
     def prepare(self, process: WasmProcess) -> wasmtime.InstancePre:
         """The process's module compiled (or loaded from the cache) and linked.
@@ -57,93 +55,63 @@ class WasmEngine:
         """
         with open(process.module, "rb") as f:
             data = f.read()
-        digest = hashlib.sha256(_SETTINGS + self._lib + data).hexdigest()
-        pre = self._memo.get(digest)
-        if pre is not None:
-            return pre
-        module = self._cached(digest)
+        digest = hashlib.sha256(_SETTINGS + data).hexdigest()
+        if digest in self._memo:
+            return self._memo[digest]
+        path = os.path.join(self.cache_dir, digest + ".cwasm") if self.cache_dir else None
+        module = self._load(path) if path else None
         if module is None:
             try:
                 module = wasmtime.Module(self.engine, data)
             except wasmtime.WasmtimeError as exc:
                 raise InvalidProcess(f"module {process.args[0]}: invalid WebAssembly: {exc}") from None
-            self._store(digest, module)
+            if path:
+                self._save(path, module)
         try:
-            pre = self.linker.instantiate_pre(module)
+            self._memo[digest] = self.linker.instantiate_pre(module)
         except wasmtime.WasmtimeError as exc:
             raise InvalidProcess(f"module {process.args[0]}: cannot link against WASI preview 1: {exc}") from None
-        self._memo[digest] = pre
-        return pre
+        return self._memo[digest]
 
-    def _cached(self, digest: str) -> wasmtime.Module | None:
-        path = self._usable_dir()
-        if path is None:
-            return None
-        path = os.path.join(path, digest + ".cwasm")
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            return None
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
-            log.warning("pywasm cache: ignoring %s (not a regular file owned by us and not writable by others)", path)
+    def _load(self, path: str) -> wasmtime.Module | None:
+        if not (_trusted(os.path.dirname(path), True) and _trusted(path, False)):
             return None
         try:
             # Not deserialize_file: wasmtime would keep the file open to map
             # data segments from it, and module children close every fd.
             with open(path, "rb") as f:
                 return wasmtime.Module.deserialize(self.engine, f.read())
-        except wasmtime.WasmtimeError as exc:
+        except wasmtime.WasmtimeError as exc:  # another wasmtime version, say
             log.info("pywasm cache: %s unusable (%s); compiling", path, exc)
             return None
 
-    def _store(self, digest: str, module: wasmtime.Module) -> None:
-        directory = self._usable_dir(create=True)
-        if directory is None:
-            return
-        final = os.path.join(directory, digest + ".cwasm")
-        tmp = f"{final}.{os.getpid()}.tmp"
+    def _save(self, path: str, module: wasmtime.Module) -> None:
+        tmp = f"{path}.{os.getpid()}.tmp"
         try:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            if not _trusted(os.path.dirname(path), True):
+                return
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             try:
                 os.write(fd, module.serialize())
                 os.fsync(fd)  # never rename a half-written artifact into place
             finally:
                 os.close(fd)
-            os.rename(tmp, final)
+            os.rename(tmp, path)
         except OSError as exc:
-            log.warning("pywasm cache: cannot write %s: %s", final, exc)
-            try:
+            log.warning("pywasm cache: cannot write %s: %s", path, exc)
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            except OSError:
-                pass
-
-    def _usable_dir(self, create: bool = False) -> str | None:
-        directory = self.cache_dir
-        if directory is None:
-            return None
-        if create:
-            try:
-                os.makedirs(directory, mode=0o700, exist_ok=True)
-            except OSError as exc:
-                log.warning("pywasm cache: cannot create %s: %s", directory, exc)
-                return None
-        try:
-            st = os.lstat(directory)
-        except FileNotFoundError:
-            return None
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
-            log.warning("pywasm cache: ignoring %s (must be a directory owned by us, mode 0700)", directory)
-            return None
-        return directory
 
 
-def _library_identity() -> bytes:
-    """Changes whenever the wasmtime library file is replaced (an upgrade)."""
-    lib_dir = os.path.join(os.path.dirname(wasmtime.__file__))
-    h = hashlib.sha256()
-    for root, _dirs, files in os.walk(lib_dir):
-        for name in sorted(files):
-            if name.endswith((".so", ".dylib", ".dll")):
-                st = os.stat(os.path.join(root, name))
-                h.update(f"{name}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino};".encode())
-    return h.digest()
+def _trusted(path: str, directory: bool) -> bool:
+    """Whether ``path`` exists, is ours and only we can write it (0700 directory); a warning if not."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    kind, forbidden = (stat.S_ISDIR, 0o077) if directory else (stat.S_ISREG, 0o022)
+    if kind(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & forbidden:
+        return True
+    log.warning("pywasm cache: ignoring %s (not ours, or mode %o allows others to write)", path, stat.S_IMODE(st.st_mode))
+    return False

@@ -15,12 +15,12 @@ import os
 from signal import SIGKILL, pidfd_send_signal
 
 from impl import errdefs
-from impl.shim import Process, ProcessIO, ProcessState, ProcessTaskService
+from impl.shim import Process, ProcessIO, ProcessState, ProcessTaskService, parse_spec, read_spec, rootfs_path
 from shimtypes import ShimContext
 
 from ._child import WasmChild, readiness, spawn, start
 from ._engine import WasmEngine
-from ._resolve import WasmProcess, json_object, resolve_process, rootfs_path
+from ._resolve import WasmProcess, resolve_process
 
 __all__ = ["READY_TIMEOUT", "WasmOps"]
 
@@ -41,9 +41,7 @@ class WasmOps:
         self._relays: set[asyncio.Task[None]] = set()
 
     async def create(self, process: Process, io: ProcessIO, /) -> int:
-        config = os.path.join(process.bundle, "config.json")
-        with open(config, "rb") as f:  # the SDK checked that it exists
-            spec = json_object(f.read(), config)
+        spec = read_spec(process.bundle)
         self._rootfs = rootfs_path(spec, process.bundle)
         return await self._spawn(process, io, resolve_process(spec.get("process"), self._rootfs))
 
@@ -53,7 +51,7 @@ class WasmOps:
     async def exec(self, process: Process, io: ProcessIO, /) -> int:
         if self._rootfs is None:
             raise errdefs.FailedPrecondition(f"exec {process.id!r}: the container has no init process")
-        spec = json_object(process.spec, f"exec {process.id!r}: process spec")
+        spec = parse_spec(process.spec, f"exec {process.id!r}: process spec")
         pid = await self._spawn(process, io, resolve_process(spec, self._rootfs))
         self._start(process.id, self._children[process.id])
         return pid

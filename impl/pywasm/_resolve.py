@@ -1,26 +1,24 @@
 """From an OCI process spec to what WASI needs: module, argv, env, cwd, rootfs.
 
-Paths are resolved inside the rootfs as if it were ``/`` (symlinks are
-followed relative to it and ``..`` stops at it), so a spec can never name a
-file outside its container. Every rejection names the spec key or the path.
+Paths are resolved inside the rootfs as if it were ``/`` (the SDK's
+``join_in_root``), so a spec can never name a file outside its container.
+Every rejection names the spec key or the path.
 """
 
 from __future__ import annotations
 
-import errno
-import json
 import os
 import stat
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple, cast
 
 from impl import errdefs
+from impl.shim import join_in_root
 
-__all__ = ["InvalidProcess", "ModuleMissing", "WasmProcess", "json_object", "resolve_process", "rootfs_path", "secure_join"]
+__all__ = ["InvalidProcess", "ModuleMissing", "WasmProcess", "resolve_process"]
 
 WASM_MAGIC = b"\0asm"
 _CORE_VERSION = b"\x01\x00\x00\x00"
-_MAX_SYMLINKS = 40  # as the kernel's path walk
 
 
 class ModuleMissing(errdefs.NotFound):
@@ -46,65 +44,6 @@ class WasmProcess(NamedTuple):
     """Host directory preopened as the guest's ``/``."""
 
 
-def rootfs_path(spec: Mapping[str, object], bundle: str) -> str:
-    """The spec's ``root.path`` (relative to the bundle), default ``<bundle>/rootfs``."""
-    root = spec.get("root")
-    path: object = "rootfs"
-    if isinstance(root, Mapping) and "path" in root:
-        path = cast("Mapping[str, object]", root)["path"]
-    if not isinstance(path, str) or not path:
-        raise InvalidProcess(f"root.path must be a non-empty string, got {path!r}")
-    return os.path.join(bundle, path)
-
-
-def secure_join(root: str, path: str) -> str:
-    """``path`` resolved with ``root`` as ``/``: a host path that stays under ``root``.
-
-    Components that do not exist are kept as written (the caller's open
-    fails on them); symlinks met on the way are read and resolved again
-    inside ``root``.
-    """
-    resolved: list[str] = []
-    pending = [c for c in reversed(path.split("/")) if c]
-    links = 0
-    while pending:
-        part = pending.pop()
-        if part == ".":
-            continue
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        host = os.path.join(root, *resolved, part)
-        try:
-            st = os.lstat(host)
-        except OSError:
-            resolved.append(part)
-            continue
-        if not stat.S_ISLNK(st.st_mode):
-            resolved.append(part)
-            continue
-        links += 1
-        if links > _MAX_SYMLINKS:
-            raise OSError(errno.ELOOP, "too many levels of symbolic links", "/" + "/".join([*resolved, part]))
-        target = os.readlink(host)
-        if target.startswith("/"):
-            resolved.clear()
-        pending.extend(c for c in reversed(target.split("/")) if c)
-    return os.path.join(root, *resolved)
-
-
-def json_object(data: bytes, what: str) -> Mapping[str, object]:
-    """``data`` parsed as a JSON object, else ``InvalidProcess`` naming ``what``."""
-    try:
-        value: object = json.loads(data)
-    except ValueError as exc:
-        raise InvalidProcess(f"{what} is not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise InvalidProcess(f"{what} is not a JSON object")
-    return cast("dict[str, object]", value)
-
-
 def resolve_process(process: object, rootfs: str) -> WasmProcess:
     """Check ``process`` (the spec's ``process`` object) against ``rootfs``.
 
@@ -124,11 +63,11 @@ def resolve_process(process: object, rootfs: str) -> WasmProcess:
     cwd = process.get("cwd", "/")
     if not isinstance(cwd, str) or not cwd.startswith("/") or "\0" in cwd:
         raise InvalidProcess(f"process.cwd must be an absolute path, got {cwd!r}")
-    cwd_host = secure_join(rootfs, cwd)
+    cwd_host = join_in_root(rootfs, cwd)
     if not os.path.isdir(cwd_host):
         raise ModuleMissing(f"process.cwd {cwd}: no such directory in rootfs {rootfs}")
     guest = args[0] if args[0].startswith("/") else os.path.join(cwd, args[0])
-    module = secure_join(rootfs, guest)
+    module = join_in_root(rootfs, guest)
     _check_module(module, args[0], rootfs)
     return WasmProcess(module, args, env, cwd, cwd_host, rootfs)
 
@@ -166,8 +105,6 @@ def _check_module(host: str, name: str, rootfs: str) -> None:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise InvalidProcess(f"{where}: not a regular file")
         header = os.pread(fd, 8, 0)
-    except IsADirectoryError:
-        raise InvalidProcess(f"{where}: not a regular file") from None
     finally:
         os.close(fd)
     if header[:4] != WASM_MAGIC:
