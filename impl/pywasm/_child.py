@@ -26,6 +26,8 @@ from typing import NamedTuple
 
 import wasmtime
 
+from impl.shim.zygote import set_cmdline
+
 from ._resolve import WasmProcess
 
 __all__ = ["TRAP_STATUS", "UNSTARTED_STATUS", "WasmChild", "readiness", "spawn", "start"]
@@ -93,6 +95,7 @@ def _child(parent: int, engine: wasmtime.Engine, process: WasmProcess, pre: wasm
     ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:
         return UNSTARTED_STATUS
+    set_cmdline(["pywasm", *process.args])  # for ps: the module, not the shim's command line
     store = wasmtime.Store(engine)
     entry = _instantiate(store, process, pre)
     os.write(_CHANNEL_FD, entry.encode(errors="replace") if isinstance(entry, str) else _READY)

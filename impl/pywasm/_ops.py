@@ -34,7 +34,6 @@ class WasmOps:
     """Create, start, exec, kill and delete the module processes of one container."""
 
     def __init__(self, context: ShimContext, service: ProcessTaskService) -> None:
-        self._context = context
         self._engine = WasmEngine()
         self._rootfs: str | None = None
         self._children: dict[str, WasmChild] = {}

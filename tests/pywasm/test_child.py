@@ -124,7 +124,7 @@ def test_channel_closed_without_start_runs_nothing(launch: Launch, rootfs: Path)
     assert (out.status, out.stdout) == (UNSTARTED_STATUS, b"")
 
 
-def test_child_holds_only_its_stdio_and_report(launch: Launch, rootfs: Path) -> None:
+def test_child_holds_only_its_stdio_and_channel(launch: Launch, rootfs: Path) -> None:
     m.install(rootfs, "loop.wasm", m.say(b"looping\n", then="loop"))
     stray_r, stray_w = os.pipe()  # inheritable, as a careless shim's fds might be
     try:
@@ -137,6 +137,8 @@ def test_child_holds_only_its_stdio_and_report(launch: Launch, rootfs: Path) -> 
                 fds[int(fd)] = os.readlink(f"/proc/{running.child.pid}/fd/{fd}")
             except FileNotFoundError:
                 pass
+        with open(f"/proc/{running.child.pid}/cmdline", "rb") as f:
+            assert f.read() == b"pywasm\0/loop.wasm\0"  # what ps shows
         stray = f"pipe:[{os.fstat(stray_r).st_ino}]"
         assert stray not in fds.values(), fds
         assert fds[3].startswith("socket:"), fds  # the channel
