@@ -62,6 +62,8 @@ def install_modules(rootfs: Path) -> None:
     m.install(rootfs, "loop.wasm", m.say(b"looping\n", then="loop"))
     m.install(rootfs, "bin/cat.wasm", m.cat("etc/greeting"))
     m.install(rootfs, "stdin.wasm", m.cat_stdin())
+    m.install(rootfs, "bin/catcwd.wasm", m.cat("greeting", dirfd=4))  # fd 4: the cwd, preopened as "."
+    m.install(rootfs, "flood.wasm", m.flood(16, 3))
     (rootfs / "not-wasm.wasm").write_text("#!/bin/sh\necho I am a script\n")
 
 

@@ -109,6 +109,19 @@ def cat_stdin() -> str:
     return _module("(call $copy (i32.const 0))")
 
 
+def flood(chunks: int, status: int) -> str:
+    """Writes ``chunks`` times 64 KiB of ``a`` to stdout, then exits with ``status``."""
+    return _module(f"""
+    (local $i i32)
+    (memory.fill (i32.const 65536) (i32.const 97) (i32.const 65536))
+    (block $done (loop $more
+      (br_if $done (i32.ge_u (local.get $i) (i32.const {chunks})))
+      (call $write (i32.const 1) (i32.const 65536) (i32.const 65536))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $more)))
+    (call $proc_exit (i32.const {status}))""")
+
+
 def install(rootfs: Path, name: str, wat: str) -> Path:
     """Compile ``wat`` to ``rootfs/name`` (binary WebAssembly)."""
     import wasmtime

@@ -75,6 +75,12 @@ def test_cannot_escape_the_rootfs(launch: Launch, rootfs: Path, tmp_path: Path) 
     assert out.status > 100 and out.stdout == b""  # 100 + a WASI errno (ENOTCAPABLE or EPERM)
 
 
+def test_large_output_then_exit(launch: Launch, rootfs: Path) -> None:
+    m.install(rootfs, "flood.wasm", m.flood(16, 3))
+    out = run_module(launch, ["/flood.wasm"])
+    assert (out.status, out.stdout) == (3, b"a" * (16 * 65536))
+
+
 def test_stdin_reaches_the_module(launch: Launch, rootfs: Path) -> None:
     m.install(rootfs, "cat.wasm", m.cat_stdin())
     data = os.urandom(3000)

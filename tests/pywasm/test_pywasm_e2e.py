@@ -109,6 +109,21 @@ def test_reads_a_file_from_the_rootfs(ctrd: Containerd) -> None:
     assert_clean(ctrd, id)
 
 
+def test_cwd_is_the_dot_preopen(ctrd: Containerd) -> None:
+    id = unique_id("cwd")
+    proc = ctrd.ctr("run", "--rm", "--cwd", "/etc", "--runtime", RUNTIME, "--rootfs", str(ctrd.rootfs), id, "../bin/catcwd.wasm")
+    assert proc.stdout == "hello from the rootfs\n"
+    assert_clean(ctrd, id)
+
+
+def test_output_written_just_before_exit_is_not_lost(ctrd: Containerd) -> None:
+    id = unique_id("flood")
+    proc = ctrd.ctr(*ctrd.run_args(id, "/flood.wasm"), check=False)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stdout == "a" * (16 * 65536)
+    assert_clean(ctrd, id)
+
+
 def test_stdin_reaches_the_module(ctrd: Containerd) -> None:
     id = unique_id("stdin")
     proc = subprocess.run(
