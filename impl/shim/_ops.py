@@ -143,30 +143,40 @@ class ProcessOps(Protocol):
 class SupportsPids(Protocol):
     """``Pids``: every pid in the container (default: the init process's alone)."""
 
-    async def pids(self, init: Process, /) -> list[int]: ...
+    async def pids(self, init: Process, /) -> list[int]:
+        """Every pid of the container's processes."""
+        ...
 
 
 @runtime_checkable
 class SupportsPause(Protocol):
     """``Pause``/``Resume`` of the whole container."""
 
-    async def pause(self, init: Process, /) -> None: ...
+    async def pause(self, init: Process, /) -> None:
+        """Freeze every process of the container."""
+        ...
 
-    async def resume(self, init: Process, /) -> None: ...
+    async def resume(self, init: Process, /) -> None:
+        """Thaw the paused container."""
+        ...
 
 
 @runtime_checkable
 class SupportsUpdate(Protocol):
     """``Update``: new resources (an ``Any``, runtime-specific) and annotations."""
 
-    async def update(self, init: Process, resources: AnyPB, annotations: Mapping[str, str], /) -> None: ...
+    async def update(self, init: Process, resources: AnyPB, annotations: Mapping[str, str], /) -> None:
+        """Apply new resources (runtime-specific ``Any``) and annotations."""
+        ...
 
 
 @runtime_checkable
 class SupportsStats(Protocol):
     """``Stats``: the container's metrics, packed in an ``Any`` (e.g. cgroups ``Metrics``)."""
 
-    async def stats(self, init: Process, /) -> AnyPB: ...
+    async def stats(self, init: Process, /) -> AnyPB:
+        """The container's metrics in an ``Any``."""
+        ...
 
 
 @runtime_checkable
@@ -177,4 +187,6 @@ class SupportsTerminal(Protocol):
     protocol, ``Create``/``Exec`` with ``terminal`` set answer UNIMPLEMENTED.
     """
 
-    def open_terminal(self, process: Process, /) -> ProcessIO: ...
+    def open_terminal(self, process: Process, /) -> ProcessIO:
+        """A console for ``process`` (before ``create``/``exec``); the runtime wires its other end."""
+        ...

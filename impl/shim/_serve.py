@@ -62,6 +62,7 @@ class TaskPlugin:
         self.service = service
 
     def register_ttrpc(self, server: TTRPCServer, /) -> None:
+        """Serve the task service as ``containerd.task.v2.Task``."""
         from impl.ttrpc import bind_task_service
 
         server.register_service(TASK_SERVICE_NAME, bind_task_service(self.service))

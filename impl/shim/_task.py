@@ -274,6 +274,7 @@ class ProcessTaskService:
 
     @_boundary
     async def create(self, request: task.CreateTaskRequest, /) -> task.CreateTaskResponse:
+        """Create the init process: mount the rootfs, open stdio, ``ops.create``; publishes TaskCreate."""
         if request.id != self.id:
             raise errdefs.InvalidArgument(f"create: id {request.id!r} is not this shim's {self.id!r}")
         if "" in self._records:
@@ -340,6 +341,7 @@ class ProcessTaskService:
 
     @_boundary
     async def start(self, request: task.StartRequest, /) -> task.StartResponse:
+        """Start the init process (TaskStart) or an exec (``ops.exec``; TaskExecStarted)."""
         rec = self._record(request.id, request.exec_id)
         proc = rec.process
         if proc.state != CREATED or rec.starting:
@@ -385,6 +387,7 @@ class ProcessTaskService:
 
     @_boundary
     async def exec(self, request: task.ExecProcessRequest, /) -> Empty:
+        """Add an exec process (its OCI process spec); publishes TaskExecAdded."""
         init = self._record(request.id)
         if not request.exec_id:
             raise errdefs.InvalidArgument(f"exec in {request.id!r}: exec_id is empty")
@@ -413,6 +416,7 @@ class ProcessTaskService:
 
     @_boundary
     async def delete(self, request: task.DeleteRequest, /) -> task.DeleteResponse:
+        """Delete a stopped or never-started process; for init also the mounts and every exec (TaskDelete)."""
         rec = self._record(request.id, request.exec_id)
         proc = rec.process
         if proc.state in (RUNNING, PAUSED) or rec.starting:
@@ -464,6 +468,7 @@ class ProcessTaskService:
 
     @_boundary
     async def state(self, request: task.StateRequest, /) -> task.StateResponse:
+        """The process's ``State``: status, pid, stdio, exit status and time."""
         proc = self._record(request.id, request.exec_id).process
         return task.StateResponse(
             id=proc.id,
@@ -481,6 +486,7 @@ class ProcessTaskService:
 
     @_boundary
     async def wait(self, request: task.WaitRequest, /) -> task.WaitResponse:
+        """Block until the process exits; its exit status and time."""
         rec = self._record(request.id, request.exec_id)
         await rec.exited.wait()
         proc = rec.process
@@ -488,6 +494,7 @@ class ProcessTaskService:
 
     @_boundary
     async def kill(self, request: task.KillRequest, /) -> Empty:
+        """Signal a process through ``ops.kill``; NOT_FOUND once it has exited."""
         rec = self._record(request.id, request.exec_id)
         proc = rec.process
         if proc.state == STOPPED:
@@ -506,6 +513,7 @@ class ProcessTaskService:
 
     @_boundary
     async def pids(self, request: task.PidsRequest, /) -> task.PidsResponse:
+        """The container's pids (``SupportsPids``, else the init process's alone)."""
         init = self._record(request.id).process
         if isinstance(self.ops, SupportsPids):
             pids = await self.ops.pids(init)
@@ -515,11 +523,13 @@ class ProcessTaskService:
 
     @_boundary
     async def connect(self, request: task.ConnectRequest, /) -> task.ConnectResponse:
+        """The shim's pid and the init process's."""
         init = self._init()
         return task.ConnectResponse(shim_pid=os.getpid(), task_pid=init.process.pid if init else 0)
 
     @_boundary
     async def shutdown(self, request: task.ShutdownRequest, /) -> Empty:
+        """Stop serving once no task is left (containerd asks again after Delete)."""
         if self._records:
             return Empty()  # containerd asks again once the task is deleted
         if self._exits is not None:
@@ -529,6 +539,7 @@ class ProcessTaskService:
 
     @_boundary
     async def close_io(self, request: task.CloseIORequest, /) -> Empty:
+        """Close the process's stdin (``CloseIO``)."""
         proc = self._record(request.id, request.exec_id).process
         if request.stdin and proc.io is not None:
             proc.io.close_stdin()
@@ -536,6 +547,7 @@ class ProcessTaskService:
 
     @_boundary
     async def resize_pty(self, request: task.ResizePtyRequest, /) -> Empty:
+        """Resize the console of a terminal process (``ConsoleIO``); a no-op without one."""
         proc = self._record(request.id, request.exec_id).process
         if isinstance(proc.io, ConsoleIO):
             proc.io.resize(request.width, request.height)
@@ -545,6 +557,7 @@ class ProcessTaskService:
 
     @_boundary
     async def pause(self, request: task.PauseRequest, /) -> Empty:
+        """Pause the container (``SupportsPause``); publishes TaskPaused."""
         if not isinstance(self.ops, SupportsPause):
             raise errdefs.NotImplemented("pause is not supported by this runtime")
         init = self._record(request.id).process
@@ -557,6 +570,7 @@ class ProcessTaskService:
 
     @_boundary
     async def resume(self, request: task.ResumeRequest, /) -> Empty:
+        """Resume the paused container (``SupportsPause``); publishes TaskResumed."""
         if not isinstance(self.ops, SupportsPause):
             raise errdefs.NotImplemented("resume is not supported by this runtime")
         init = self._record(request.id).process
@@ -569,10 +583,12 @@ class ProcessTaskService:
 
     @_boundary
     async def checkpoint(self, request: task.CheckpointTaskRequest, /) -> Empty:
+        """Not supported by the SDK: UNIMPLEMENTED."""
         raise errdefs.NotImplemented("checkpoint is not supported by this runtime")
 
     @_boundary
     async def update(self, request: task.UpdateTaskRequest, /) -> Empty:
+        """Update the container's resources (``SupportsUpdate``)."""
         if not isinstance(self.ops, SupportsUpdate):
             raise errdefs.NotImplemented("update is not supported by this runtime")
         init = self._record(request.id).process
@@ -581,6 +597,7 @@ class ProcessTaskService:
 
     @_boundary
     async def stats(self, request: task.StatsRequest, /) -> task.StatsResponse:
+        """The container's metrics (``SupportsStats``)."""
         if not isinstance(self.ops, SupportsStats):
             raise errdefs.NotImplemented("stats is not supported by this runtime")
         init = self._record(request.id).process
