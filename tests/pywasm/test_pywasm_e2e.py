@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from e2e._ctrd import docker_archive  # a helper module of the pyrunc e2e tests
 from impl.shim import socket_address
-from tests.e2e._ctrd import docker_archive
 
 from ._ctrd import FIFO_DIR, RUNTIME, Containerd, unique_id, wait_until
 
