@@ -4,7 +4,7 @@ As ``tests/e2e/_ctrd.py`` does for pyrunc: temporary root, state and
 sockets (never the system ones), a unique namespace, and a rootfs holding
 the test modules (compiled from ``_modules``). Shims inherit the daemon's
 environment, which points the compiled-module cache at the temporary
-directory. Also used by bench/shim.py.
+directory.
 """
 
 from __future__ import annotations
