@@ -6,6 +6,7 @@ swapped for another module's artifact runs that other module.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import stat
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import wasmtime
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from impl.pywasm._child import readiness, spawn, start
 from impl.pywasm._engine import CACHE_ENV, WasmEngine
@@ -153,3 +156,37 @@ def _exit_status(engine: WasmEngine, process: WasmProcess) -> int:
     _, status = os.waitpid(child.pid, 0)
     os.close(child.pidfd)
     return os.waitstatus_to_exitcode(status)
+
+
+_VALID = bytes(wasmtime.wat2wasm('(module (memory 1) (data (i32.const 8) "hi") (func (export "_start") (nop)))'))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    data=st.one_of(
+        st.binary(max_size=200).map(lambda tail: b"\0asm\x01\0\0\0" + tail),
+        st.lists(st.tuples(st.integers(8, len(_VALID) - 1), st.integers(1, 255)), min_size=1, max_size=4).map(
+            lambda flips: _flipped(_VALID, flips)
+        ),
+    )
+)
+def test_fuzzed_module_bytes_are_refused_or_prepared(rootfs: Path, data: bytes) -> None:
+    """Compiling happens in the serving shim: any bytes are a module or an InvalidProcess, never a crash."""
+    (rootfs / "fuzz.wasm").write_bytes(data)
+    process = resolve_process({"args": ["/fuzz.wasm"]}, str(rootfs))
+    try:
+        _uncached().prepare(process)
+    except InvalidProcess as exc:
+        assert str(exc).startswith("module /fuzz.wasm: ")
+
+
+@functools.cache
+def _uncached() -> WasmEngine:
+    return WasmEngine(cache_dir="")
+
+
+def _flipped(data: bytes, flips: list[tuple[int, int]]) -> bytes:
+    out = bytearray(data)
+    for at, mask in flips:
+        out[at] ^= mask
+    return bytes(out)
