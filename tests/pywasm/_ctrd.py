@@ -112,10 +112,27 @@ class Containerd:
             raise AssertionError(f"containerd exited with {self.proc.returncode}:\n{self.log_tail()}")
         return self.ctr("version", check=False, timeout=5).returncode == 0
 
+    def sweep(self) -> None:
+        """Kill and remove whatever a failed test left in this namespace (shims outlive containerd)."""
+        ids = set(self.containers())
+        for id in self.tasks():
+            self.ctr("task", "kill", "-s", "KILL", id, check=False)
+        for id in self.tasks():
+            self.ctr("task", "rm", "-f", id, check=False)
+        for id in ids:
+            self.ctr("c", "rm", id, check=False)
+        for fifo_dir in FIFO_DIR.iterdir() if FIFO_DIR.is_dir() else ():
+            mine = [p for p in fifo_dir.iterdir() if any(p.name.startswith(id + "-") for id in ids)]
+            for path in mine:
+                path.unlink()
+            if mine and not any(fifo_dir.iterdir()):
+                fifo_dir.rmdir()
+
     def stop(self) -> None:
         if self.proc is None:
             return
         if self.proc.poll() is None:
+            self.sweep()
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=15)

@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -323,3 +324,22 @@ def test_image_rootfs_is_mounted_and_unmounted(ctrd: Containerd) -> None:
     proc = ctrd.ctr("run", "--rm", "--runtime", RUNTIME, ref, id, "/bin/cat.wasm")
     assert proc.stdout == "hello from the rootfs\n"
     assert_clean(ctrd, id)
+
+
+def test_harness_sweep_leaves_no_shim_behind(tmp_path: Path) -> None:
+    """The harness itself: a daemon stopped with a running task (a failed test) leaves no shim or module."""
+    daemon = Containerd(tmp_path)
+    try:
+        daemon.setup()
+        id = unique_id("sweep")
+        daemon.ctr(*daemon.run_args(id, "/loop.wasm", detach=True))
+        task_pid, _ = daemon.tasks()[id]
+        pidfd = os.pidfd_open(task_pid)
+    finally:
+        daemon.stop()
+    try:
+        assert select.select([pidfd], [], [], 10)[0] == [pidfd], "the module outlived the sweep"
+    finally:
+        os.close(pidfd)
+    wait_until(lambda: not _shim_pids(id), 10, f"the shim of {id} to exit")
+    assert _fifos(id) == []
