@@ -247,6 +247,8 @@ def main() -> int:
             shutil.rmtree(t, ignore_errors=True)
         raise
     runs.append(("pywasm (hello.wasm)", daemons[0][0], WASM_RUNTIME))
+    if "fork" in args.cold:  # the first module after an idle spell: the serving shim imports wasmtime
+        runs.append(("pywasm, no zygote", daemons[args.cold.index("fork") + 1][0], WASM_RUNTIME))
     runs.append(("runc v2 (Go)", daemons[0][0], GO_RUNTIME))
     n = len(runs)
     try:
