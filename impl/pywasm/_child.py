@@ -66,8 +66,7 @@ def spawn(engine: wasmtime.Engine, process: WasmProcess, pre: wasmtime.InstanceP
     if pid == 0:  # pragma: no cover - runs in the child, which always _exits
         status = 1
         try:
-            _place_fds([*stdio, theirs.fileno()])
-            status = _child(parent, engine, process, pre)
+            status = _child(parent, engine, process, pre, [*stdio, theirs.fileno()])
         finally:
             os._exit(status)
     pidfd = os.pidfd_open(pid)  # before any reaping can happen
@@ -87,11 +86,12 @@ def start(child: WasmChild) -> None:
     child.channel.send(b"\1")
 
 
-def _child(parent: int, engine: wasmtime.Engine, process: WasmProcess, pre: wasmtime.InstancePre) -> int:
-    signal.set_wakeup_fd(-1)
+def _child(parent: int, engine: wasmtime.Engine, process: WasmProcess, pre: wasmtime.InstancePre, fds: list[int]) -> int:
+    signal.set_wakeup_fd(-1)  # the parent's, about to be closed
     for name in _RESET:
         signal.signal(getattr(signal, name), signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, ())
+    _place_fds(fds)
     ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:
         return UNSTARTED_STATUS
