@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import select
 from signal import SIGKILL, pidfd_send_signal
 
 from impl import errdefs
@@ -31,7 +32,7 @@ log = logging.getLogger("impl.pywasm")
 
 
 class WasmOps:
-    """Create, start, exec, kill and delete the module processes of one container."""
+    """Create, start, exec, kill, list and delete the module processes of one container."""
 
     def __init__(self, context: ShimContext, service: ProcessTaskService) -> None:
         self._engine = WasmEngine()
@@ -62,6 +63,10 @@ class WasmOps:
             except ProcessLookupError:
                 if not all:
                     raise errdefs.NotFound(f"kill {process.id!r}: process already finished") from None
+
+    async def pids(self, init: Process, /) -> list[int]:
+        """The module processes still running (a pidfd polls readable once its process exited)."""
+        return [c.pid for c in self._children.values() if not select.select([c.pidfd], [], [], 0)[0]]
 
     async def delete(self, process: Process, /) -> None:
         child = self._children.pop(process.id, None)

@@ -197,6 +197,28 @@ def test_exec_runs_a_second_module(ctrd: Containerd) -> None:
     assert_clean(ctrd, id)
 
 
+def test_ps_and_kill_all_reach_every_module(ctrd: Containerd) -> None:
+    id = unique_id("killall")
+    ctrd.ctr(*ctrd.run_args(id, "/loop.wasm", detach=True))
+    try:
+        init_pid, _ = ctrd.tasks()[id]
+        ctrd.ctr("task", "exec", "--detach", "--exec-id", "bg", id, "/loop.wasm")
+        pids = {int(line.split()[0]) for line in ctrd.ctr("task", "ps", id).stdout.splitlines()[1:] if line.strip()}
+        assert len(pids) == 2 and init_pid in pids, pids
+        (exec_pid,) = pids - {init_pid}
+        pidfd = os.pidfd_open(exec_pid)
+        try:
+            ctrd.ctr("task", "kill", "--all", "-s", "KILL", id)
+            wait_until(lambda: ctrd.tasks()[id][1] == "STOPPED", 10, f"{id} to be STOPPED")
+            assert select.select([pidfd], [], [], 10)[0] == [pidfd], "the exec survived kill --all"
+        finally:
+            os.close(pidfd)
+        assert ctrd.ctr("task", "ps", id).stdout.splitlines()[1:] == []
+    finally:
+        _stop_and_remove(ctrd, id)
+    assert_clean(ctrd, id)
+
+
 def _line_reader(stream: subprocess.Popen[str]) -> queue.Queue[str]:
     lines: queue.Queue[str] = queue.Queue()
 
