@@ -97,6 +97,8 @@ def _child(parent: int, engine: wasmtime.Engine, process: WasmProcess, pre: wasm
         return UNSTARTED_STATUS
     set_cmdline(["pywasm", *process.args])  # for ps: the module, not the shim's command line
     store = wasmtime.Store(engine)
+    if process.memory_limit is not None:  # memory.grow returns -1 beyond it
+        store.set_limits(memory_size=process.memory_limit)
     entry = _instantiate(store, process, pre)
     os.write(_CHANNEL_FD, entry.encode(errors="replace") if isinstance(entry, str) else _READY)
     if isinstance(entry, str):

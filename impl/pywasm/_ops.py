@@ -21,7 +21,7 @@ from shimtypes import ShimContext
 
 from ._child import WasmChild, readiness, spawn, start
 from ._engine import WasmEngine
-from ._resolve import WasmProcess, resolve_process
+from ._resolve import WasmProcess, memory_limit, resolve_process
 
 __all__ = ["READY_TIMEOUT", "WasmOps"]
 
@@ -37,12 +37,14 @@ class WasmOps:
     def __init__(self, context: ShimContext, service: ProcessTaskService) -> None:
         self._engine = WasmEngine()
         self._rootfs: str | None = None
+        self._memory_limit: int | None = None
         self._children: dict[str, WasmChild] = {}
         self._relays: set[asyncio.Task[None]] = set()
 
     async def create(self, process: Process, io: ProcessIO, /) -> int:
         spec = read_spec(process.bundle)
         self._rootfs = rootfs_path(spec, process.bundle)
+        self._memory_limit = memory_limit(spec)
         return await self._spawn(process, io, resolve_process(spec.get("process"), self._rootfs))
 
     async def start(self, process: Process, /) -> None:
@@ -77,6 +79,7 @@ class WasmOps:
 
     async def _spawn(self, process: Process, io: ProcessIO, wasm: WasmProcess) -> int:
         """Fork the child and wait until it has instantiated its module."""
+        wasm = wasm._replace(memory_limit=self._memory_limit)  # for execs too, as the container's cgroup
         child = spawn(self._engine.engine, wasm, self._engine.prepare(wasm), io.fds)
         child.channel.setblocking(False)
         said = asyncio.get_running_loop().sock_recv(child.channel, 65536)

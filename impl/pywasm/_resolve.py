@@ -15,7 +15,7 @@ from typing import NamedTuple, cast
 from impl import errdefs
 from impl.shim import join_in_root
 
-__all__ = ["InvalidProcess", "ModuleMissing", "WasmProcess", "resolve_process"]
+__all__ = ["InvalidProcess", "ModuleMissing", "WasmProcess", "memory_limit", "resolve_process"]
 
 WASM_MAGIC = b"\0asm"
 _CORE_VERSION = b"\x01\x00\x00\x00"
@@ -42,6 +42,18 @@ class WasmProcess(NamedTuple):
     cwd_host: str
     rootfs: str
     """Host directory preopened as the guest's ``/``."""
+    memory_limit: int | None = None
+    """Bytes of linear memory the module may use (the container's memory limit)."""
+
+
+def memory_limit(spec: Mapping[str, object]) -> int | None:
+    """The spec's ``linux.resources.memory.limit``; none when absent or not positive (-1: unlimited)."""
+    node: object = spec
+    for key in ("linux", "resources", "memory", "limit"):
+        node = _field(node, key)
+    if node is not None and (not isinstance(node, int) or isinstance(node, bool)):
+        raise InvalidProcess(f"linux.resources.memory.limit must be an integer, got {node!r}")
+    return node if node is not None and node > 0 else None
 
 
 def resolve_process(process: object, rootfs: str) -> WasmProcess:
@@ -70,6 +82,10 @@ def resolve_process(process: object, rootfs: str) -> WasmProcess:
     module = join_in_root(rootfs, guest)
     _check_module(module, args[0], rootfs)
     return WasmProcess(module, args, env, cwd, cwd_host, rootfs)
+
+
+def _field(node: object, key: str) -> object:
+    return cast("Mapping[str, object]", node).get(key) if isinstance(node, Mapping) else None
 
 
 def _strings(value: object, key: str) -> list[str]:

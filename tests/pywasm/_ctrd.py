@@ -64,6 +64,7 @@ def install_modules(rootfs: Path) -> None:
     m.install(rootfs, "stdin.wasm", m.cat_stdin())
     m.install(rootfs, "bin/catcwd.wasm", m.cat("greeting", dirfd=4))  # fd 4: the cwd, preopened as "."
     m.install(rootfs, "flood.wasm", m.flood(16, 3))
+    m.install(rootfs, "grow.wasm", m.grow(100))
     (rootfs / "not-wasm.wasm").write_text("#!/bin/sh\necho I am a script\n")
 
 

@@ -122,6 +122,12 @@ def flood(chunks: int, status: int) -> str:
     (call $proc_exit (i32.const {status}))""")
 
 
+def grow(pages: int) -> str:
+    """Grows its memory (4 pages, 256 KiB) by ``pages``: exits 5 when refused, else 0."""
+    return _module(f"""
+    (if (i32.eq (memory.grow (i32.const {pages})) (i32.const -1)) (then (call $proc_exit (i32.const 5))))""")
+
+
 def install(rootfs: Path, name: str, wat: str) -> Path:
     """Compile ``wat`` to ``rootfs/name`` (binary WebAssembly)."""
     import wasmtime

@@ -14,7 +14,7 @@ from impl.pywasm._engine import WasmEngine
 from impl.pywasm._resolve import resolve_process
 
 from . import _modules as m
-from ._harness import Launch, run_module
+from ._harness import Launch, Running, run_module
 
 
 def test_hello_with_args_and_env(launch: Launch, rootfs: Path) -> None:
@@ -79,6 +79,27 @@ def test_large_output_then_exit(launch: Launch, rootfs: Path) -> None:
     m.install(rootfs, "flood.wasm", m.flood(16, 3))
     out = run_module(launch, ["/flood.wasm"])
     assert (out.status, out.stdout) == (3, b"a" * (16 * 65536))
+
+
+def test_memory_limit_refuses_growth(engine: WasmEngine, rootfs: Path, tmp_path: Path) -> None:
+    m.install(rootfs, "grow.wasm", m.grow(100))
+    process = resolve_process({"args": ["/grow.wasm"]}, str(rootfs))
+    statuses = []
+    for i, limit in enumerate((None, 1 << 20)):
+        (tmp_path / f"limit{i}").mkdir()
+        running = Running(engine, process._replace(memory_limit=limit), tmp_path / f"limit{i}")
+        running.start()
+        statuses.append(running.finish().status)
+    assert statuses == [0, 5]  # 104 pages (6.5 MiB) fit without a limit, not in 1 MiB
+
+
+def test_memory_limit_below_the_initial_memory_is_not_ready(engine: WasmEngine, rootfs: Path, tmp_path: Path) -> None:
+    m.install(rootfs, "grow.wasm", m.grow(1))
+    process = resolve_process({"args": ["/grow.wasm"]}, str(rootfs))._replace(memory_limit=65536)
+    running = Running(engine, process, tmp_path)
+    problem = running.ready()
+    assert problem is not None and problem.startswith("pywasm: module /grow.wasm: cannot instantiate: ")
+    assert running.finish().status == 1
 
 
 def test_stdin_reaches_the_module(launch: Launch, rootfs: Path) -> None:

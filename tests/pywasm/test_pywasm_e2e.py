@@ -125,6 +125,19 @@ def test_output_written_just_before_exit_is_not_lost(ctrd: Containerd) -> None:
     assert_clean(ctrd, id)
 
 
+def test_memory_limit_bounds_linear_memory(ctrd: Containerd) -> None:
+    ids = [unique_id("mem"), unique_id("mem")]
+    limited = ["run", "--rm", "--memory-limit", str(1 << 20), "--runtime", RUNTIME, "--rootfs", str(ctrd.rootfs)]
+    assert ctrd.ctr(*limited, ids[0], "/grow.wasm", check=False).returncode == 5
+    assert ctrd.ctr(*ctrd.run_args(ids[1], "/grow.wasm"), check=False).returncode == 0
+    too_small = unique_id("mem")
+    limited[3] = "65536"  # below the module's initial 256 KiB: Create fails
+    proc = ctrd.ctr(*limited, too_small, "/grow.wasm", check=False)
+    assert proc.returncode != 0 and "invalid argument" in proc.stderr and "cannot instantiate" in proc.stderr
+    ctrd.ctr("c", "rm", too_small, check=False)
+    assert_clean(ctrd, *ids, too_small)
+
+
 def test_stdin_reaches_the_module(ctrd: Containerd) -> None:
     id = unique_id("stdin")
     proc = subprocess.run(

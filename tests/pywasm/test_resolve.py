@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from impl import errdefs
-from impl.pywasm._resolve import InvalidProcess, ModuleMissing, WasmProcess, resolve_process
+from impl.pywasm._resolve import InvalidProcess, ModuleMissing, WasmProcess, memory_limit, resolve_process
 
 WASM = b"\0asm\x01\0\0\0"
 
@@ -99,6 +99,18 @@ def test_errors_are_containerd_kinds(rootfs: Path) -> None:
     (rootfs / "b").symlink_to("a")
     with pytest.raises(errdefs.InvalidArgument, match="Too many levels of symbolic links"):
         resolve_process({"args": ["/a/app.wasm"]}, str(rootfs))
+
+
+def test_memory_limit_from_spec() -> None:
+    def spec(limit: object) -> dict[str, object]:
+        return {"linux": {"resources": {"memory": {"limit": limit}}}}
+
+    assert memory_limit({}) is None and memory_limit({"linux": {"resources": {}}}) is None
+    assert memory_limit(spec(1 << 20)) == 1 << 20
+    assert memory_limit(spec(-1)) is None  # unlimited
+    for bad in ("1M", True, 1.5):
+        with pytest.raises(InvalidProcess, match="linux.resources.memory.limit must be an integer"):
+            memory_limit(spec(bad))
 
 
 def test_missing_cwd_and_rootfs(rootfs: Path, tmp_path: Path) -> None:
