@@ -15,7 +15,8 @@ Building blocks, usable on their own: ``open_stdio``/``Stdio`` (containerd's
 FIFOs, ``ProcessIO`` being the seam for consoles), ``Reaper`` (subreaper
 exits by pid or by subscription), ``mount_all``/``unmount_all``/
 ``cleanup_bundle`` (rootfs), ``read_spec``/``rootfs_path``/``join_in_root``
-(the bundle's spec, paths resolved inside the rootfs), ``encode_delete_response``,
+(the bundle's spec, paths resolved inside the rootfs), ``enter_child`` (a fork
+of the shim made fit to run container code), ``encode_delete_response``,
 address and flag helpers, ``impl.shim.zygote`` (the fork server).
 
 Importing this package is cheap (no asyncio, typing or protobuf): every
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
         unmount_rootfs as unmount_rootfs,
     )
     from ._mountinfo import is_mounted as is_mounted
+    from ._forked import enter_child as enter_child
     from ._bundle import (
         join_in_root as join_in_root,
         parse_spec as parse_spec,
@@ -148,6 +150,7 @@ _LAZY = {
     "cleanup_bundle": "._cleanup",
     "unmount_rootfs": "._cleanup",
     "is_mounted": "._mountinfo",
+    "enter_child": "._forked",
     "join_in_root": "._bundle",
     "parse_spec": "._bundle",
     "read_spec": "._bundle",
@@ -226,6 +229,7 @@ __all__ = [
     "can_connect",
     "cleanup_bundle",
     "encode_delete_response",
+    "enter_child",
     "exit_status",
     "is_mounted",
     "join_in_root",
