@@ -17,15 +17,13 @@ and SIGTERM 143, even in an endless loop.
 
 from __future__ import annotations
 
-import ctypes
-import fcntl
 import os
-import signal
 import socket
 from typing import NamedTuple
 
 import wasmtime
 
+from impl.shim import enter_child
 from impl.shim.zygote import set_cmdline
 
 from ._resolve import WasmProcess
@@ -38,10 +36,6 @@ UNSTARTED_STATUS = 137
 
 _READY = b"ready"
 _CHANNEL_FD = 3
-_PR_SET_PDEATHSIG = 1
-# What an asyncio parent may have handled, ignored or blocked; wasmtime's
-# own trap handlers (SEGV, BUS, ILL, FPE) must stay.
-_RESET = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGPIPE", "SIGCHLD", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGXFSZ", "SIGWINCH")
 
 
 class WasmChild(NamedTuple):
@@ -87,13 +81,7 @@ def start(child: WasmChild) -> None:
 
 
 def _child(parent: int, engine: wasmtime.Engine, process: WasmProcess, pre: wasmtime.InstancePre, fds: list[int]) -> int:
-    signal.set_wakeup_fd(-1)  # the parent's, about to be closed
-    for name in _RESET:
-        signal.signal(getattr(signal, name), signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, ())
-    _place_fds(fds)
-    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:
+    if not enter_child(fds, parent):  # stdio on 0-2, the channel on 3, default signals, dies with the shim
         return UNSTARTED_STATUS
     set_cmdline(["pywasm", *process.args])  # for ps: the module, not the shim's command line
     store = wasmtime.Store(engine)
@@ -140,11 +128,3 @@ def _instantiate(store: wasmtime.Store, process: WasmProcess, pre: wasmtime.Inst
     if not isinstance(entry, wasmtime.Func):
         return f"pywasm: module {process.args[0]}: no exported function _start"
     return entry
-
-
-def _place_fds(fds: list[int]) -> None:
-    """Make ``fds[i]`` the child's fd ``i`` and close every other fd."""
-    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, len(fds)) for fd in fds]
-    for target, fd in enumerate(moved):
-        os.dup2(fd, target, inheritable=target < 3)
-    os.closerange(len(fds), 0x7FFFFFFF)  # close_range(2): one syscall
