@@ -91,6 +91,8 @@ class WasmEngine:
             os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
             if not _trusted(os.path.dirname(path), True):
                 return
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)  # left by a crashed process that had our pid
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             try:
                 os.write(fd, module.serialize())
