@@ -66,7 +66,7 @@ def worker(module: str, cache: str) -> None:
     t3 = time.perf_counter()
     out_r, out_w = os.pipe()
     null = os.open(os.devnull, os.O_RDWR)
-    child = spawn(engine.engine, process, pre, (null, out_w, null))
+    child = spawn(engine, process, pre, (null, out_w, null))
     os.close(out_w)
     problem = readiness(child.channel.recv(65536))
     assert problem is None, problem

@@ -22,11 +22,13 @@ import socket
 from typing import NamedTuple
 
 import wasmtime
+from wasmtime import InstancePre
 
 from impl.shim import enter_child
 from impl.shim.zygote import set_cmdline
 
-from ._resolve import WasmProcess
+from ._engine import Uncompiled, WasmEngine
+from ._resolve import InvalidProcess, WasmProcess
 
 __all__ = ["TRAP_STATUS", "UNSTARTED_STATUS", "WasmChild", "readiness", "spawn", "start"]
 
@@ -47,8 +49,9 @@ class WasmChild(NamedTuple):
     channel: socket.socket
 
 
-def spawn(engine: wasmtime.Engine, process: WasmProcess, pre: wasmtime.InstancePre, stdio: tuple[int, int, int]) -> WasmChild:
-    """Fork the child for ``process``: it instantiates the module, says so, waits for ``start``.
+def spawn(engine: WasmEngine, process: WasmProcess, pre: InstancePre | Uncompiled, stdio: tuple[int, int, int]) -> WasmChild:
+    """Fork the child for ``process``: it compiles the module if ``pre`` is ``Uncompiled``,
+    instantiates it, says so, and waits for ``start``.
 
     Call it from the thread that lives as long as the shim (the main
     thread): the child is killed when that thread exits (PDEATHSIG), so a
@@ -80,14 +83,14 @@ def start(child: WasmChild) -> None:
     child.channel.send(b"\1")
 
 
-def _child(parent: int, engine: wasmtime.Engine, process: WasmProcess, pre: wasmtime.InstancePre, fds: list[int]) -> int:
+def _child(parent: int, engine: WasmEngine, process: WasmProcess, pre: InstancePre | Uncompiled, fds: list[int]) -> int:
     if not enter_child(fds, parent):  # stdio on 0-2, the channel on 3, default signals, dies with the shim
         return UNSTARTED_STATUS
     set_cmdline(["pywasm", *process.args])  # for ps: the module, not the shim's command line
-    store = wasmtime.Store(engine)
+    store = wasmtime.Store(engine.engine)
     if process.memory_limit is not None:  # memory.grow returns -1 beyond it
         store.set_limits(memory_size=process.memory_limit)
-    entry = _instantiate(store, process, pre)
+    entry = _instantiate(store, engine, process, pre)
     os.write(_CHANNEL_FD, entry.encode(errors="replace") if isinstance(entry, str) else _READY)
     if isinstance(entry, str):
         return 1
@@ -108,8 +111,13 @@ def _child(parent: int, engine: wasmtime.Engine, process: WasmProcess, pre: wasm
     return 0
 
 
-def _instantiate(store: wasmtime.Store, process: WasmProcess, pre: wasmtime.InstancePre) -> wasmtime.Func | str:
+def _instantiate(store: wasmtime.Store, engine: WasmEngine, process: WasmProcess, pre: InstancePre | Uncompiled) -> wasmtime.Func | str:
     """The module's ``_start`` in a fresh instance wired to WASI, or why not."""
+    if isinstance(pre, Uncompiled):
+        try:
+            pre = engine.compile(process, pre)
+        except InvalidProcess as exc:
+            return str(exc)
     wasi = wasmtime.WasiConfig()
     wasi.argv = process.args
     wasi.env = process.env

@@ -1,7 +1,9 @@
 """wasmtime, compiled modules and their on-disk cache (serving process only).
 
 A shim serves one container, so without a cache every ``ctr run`` would
-compile its module again. Compiled artifacts (``Module.serialize``) are kept
+compile its module again. A module not in the cache is only validated in
+the shim and compiled in the container's child, which stores the artifact:
+compiling a large module never stalls the shim's event loop. Compiled artifacts (``Module.serialize``) are kept
 in a directory only this user can write: deserializing is as trusting as
 running native code, so a cache directory or file that others could have
 written is ignored, never used. The key covers the module's bytes and this
@@ -16,12 +18,13 @@ import hashlib
 import logging
 import os
 import stat
+from typing import NamedTuple
 
 import wasmtime
 
 from ._resolve import InvalidProcess, WasmProcess
 
-__all__ = ["CACHE_ENV", "DEFAULT_CACHE_DIR", "WasmEngine"]
+__all__ = ["CACHE_ENV", "DEFAULT_CACHE_DIR", "Uncompiled", "WasmEngine"]
 
 CACHE_ENV = "SHIMTYPES_PYWASM_CACHE"
 """Environment variable naming the cache directory; empty disables the cache."""
@@ -31,11 +34,19 @@ _SETTINGS = b"pywasm/1 parallel_compilation=0"
 log = logging.getLogger(__name__)
 
 
+class Uncompiled(NamedTuple):
+    """A validated module not in the cache: the child compiles it (off the shim's event loop)."""
+
+    data: bytes
+    save_to: str | None
+    """Where the child stores the artifact (a checked cache directory), if anywhere."""
+
+
 class WasmEngine:
     """One wasmtime engine and linker (with WASI) for the shim's lifetime.
 
     Parallel compilation is off: its worker threads would not survive the
-    fork that starts each container, and modules are compiled once anyway.
+    fork that starts each container.
     """
 
     def __init__(self, cache_dir: str | None = None) -> None:
@@ -47,8 +58,8 @@ class WasmEngine:
         self.cache_dir = (os.environ.get(CACHE_ENV, DEFAULT_CACHE_DIR) if cache_dir is None else cache_dir) or None
         self._memo: dict[str, wasmtime.InstancePre] = {}
 
-    def prepare(self, process: WasmProcess) -> wasmtime.InstancePre:
-        """The process's module compiled (or loaded from the cache) and linked.
+    def prepare(self, process: WasmProcess) -> wasmtime.InstancePre | Uncompiled:
+        """The module linked, from memory or the cache; else validated, for ``compile`` in the child.
 
         Raises ``InvalidProcess`` naming the module when wasmtime rejects it
         or it imports something WASI preview 1 does not provide.
@@ -60,18 +71,40 @@ class WasmEngine:
             return self._memo[digest]
         path = os.path.join(self.cache_dir, digest + ".cwasm") if self.cache_dir else None
         module = self._load(path) if path else None
-        if module is None:
-            try:
-                module = wasmtime.Module(self.engine, data)
-            except wasmtime.WasmtimeError as exc:
-                raise InvalidProcess(f"module {process.args[0]}: invalid WebAssembly: {exc}") from None
-            if path:
-                self._save(path, module)
+        if module is not None:
+            self._memo[digest] = self.link(process, module)
+            return self._memo[digest]
         try:
-            self._memo[digest] = self.linker.instantiate_pre(module)
+            wasmtime.Module.validate(self.engine, data)
+        except wasmtime.WasmtimeError as exc:
+            raise InvalidProcess(f"module {process.args[0]}: invalid WebAssembly: {exc}") from None
+        return Uncompiled(data, path if path and self._cache_dir_ready() else None)
+
+    def compile(self, process: WasmProcess, module: Uncompiled) -> wasmtime.InstancePre:
+        """In the child: compile, store the artifact (best effort, nothing logged), link."""
+        try:
+            compiled = wasmtime.Module(self.engine, module.data)
+        except wasmtime.WasmtimeError as exc:
+            raise InvalidProcess(f"module {process.args[0]}: invalid WebAssembly: {exc}") from None
+        if module.save_to:
+            tmp = f"{module.save_to}.{os.getpid()}.tmp"
+            with contextlib.suppress(OSError):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)  # left by a crashed process that had our pid
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+                try:
+                    os.write(fd, compiled.serialize())
+                    os.fsync(fd)  # never rename a half-written artifact into place
+                finally:
+                    os.close(fd)
+                os.rename(tmp, module.save_to)
+        return self.link(process, compiled)
+
+    def link(self, process: WasmProcess, module: wasmtime.Module) -> wasmtime.InstancePre:
+        try:
+            return self.linker.instantiate_pre(module)
         except wasmtime.WasmtimeError as exc:
             raise InvalidProcess(f"module {process.args[0]}: cannot link against WASI preview 1: {exc}") from None
-        return self._memo[digest]
 
     def _load(self, path: str) -> wasmtime.Module | None:
         if not (_trusted(os.path.dirname(path), True) and _trusted(path, False)):
@@ -85,25 +118,14 @@ class WasmEngine:
             log.info("pywasm cache: %s unusable (%s); compiling", path, exc)
             return None
 
-    def _save(self, path: str, module: wasmtime.Module) -> None:
-        tmp = f"{path}.{os.getpid()}.tmp"
+    def _cache_dir_ready(self) -> bool:
+        assert self.cache_dir is not None
         try:
-            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-            if not _trusted(os.path.dirname(path), True):
-                return
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)  # left by a crashed process that had our pid
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-            try:
-                os.write(fd, module.serialize())
-                os.fsync(fd)  # never rename a half-written artifact into place
-            finally:
-                os.close(fd)
-            os.rename(tmp, path)
+            os.makedirs(self.cache_dir, mode=0o700, exist_ok=True)
         except OSError as exc:
-            log.warning("pywasm cache: cannot write %s: %s", path, exc)
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+            log.warning("pywasm cache: cannot create %s: %s", self.cache_dir, exc)
+            return False
+        return _trusted(self.cache_dir, True)
 
 
 def _trusted(path: str, directory: bool) -> bool:

@@ -10,6 +10,7 @@ the shim's log.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import select
@@ -80,7 +81,7 @@ class WasmOps:
     async def _spawn(self, process: Process, io: ProcessIO, wasm: WasmProcess) -> int:
         """Fork the child and wait until it has instantiated its module."""
         wasm = wasm._replace(memory_limit=self._memory_limit)  # for execs too, as the container's cgroup
-        child = spawn(self._engine.engine, wasm, self._engine.prepare(wasm), io.fds)
+        child = spawn(self._engine, wasm, self._engine.prepare(wasm), io.fds)
         child.channel.setblocking(False)
         said = asyncio.get_running_loop().sock_recv(child.channel, 65536)
         problem: errdefs.Error | None = errdefs.Canceled(f"{process.id!r}: cancelled")
@@ -91,7 +92,8 @@ class WasmOps:
             problem = errdefs.DeadlineExceeded(f"{process.id!r}: module not instantiated in {READY_TIMEOUT} s")
         finally:
             if problem is not None:  # the exit reaches the SDK's reaper like any other
-                pidfd_send_signal(child.pidfd, SIGKILL)
+                with contextlib.suppress(ProcessLookupError):  # exited (and reaped) already
+                    pidfd_send_signal(child.pidfd, SIGKILL)
                 os.close(child.pidfd)
                 child.channel.close()
         if problem is not None:

@@ -40,7 +40,7 @@ class Running:
         os.write(stdin_w, stdin)
         os.close(stdin_w)
         pre = engine.prepare(process)
-        self.child: WasmChild = spawn(engine.engine, process, pre, (stdin_r, writers[0], writers[1]))
+        self.child: WasmChild = spawn(engine, process, pre, (stdin_r, writers[0], writers[1]))
         for fd in (stdin_r, *writers):
             os.close(fd)
         self._fds = fds

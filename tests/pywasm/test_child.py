@@ -193,7 +193,7 @@ def test_child_dies_with_the_process_that_forked_it(engine: WasmEngine, rootfs: 
             os.close(pid_r)
             os.close(go_w)
             null = os.open(os.devnull, os.O_RDWR)
-            child = spawn(engine.engine, process, pre, (null, null, null))
+            child = spawn(engine, process, pre, (null, null, null))
             assert readiness(child.channel.recv(100)) is None
             start(child)
             os.write(pid_w, str(child.pid).encode())

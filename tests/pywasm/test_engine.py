@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from impl.pywasm._child import readiness, spawn, start
-from impl.pywasm._engine import CACHE_ENV, WasmEngine
+from impl.pywasm._engine import CACHE_ENV, Uncompiled, WasmEngine
 from impl.pywasm._resolve import InvalidProcess, WasmProcess, resolve_process
 
 from . import _modules as m
@@ -47,8 +47,19 @@ def test_artifact_is_written_private_and_reused(tmp_path: Path, rootfs: Path, la
     fresh = WasmEngine(cache_dir=str(cache))
     _swap_for(fresh, artifact, m.say(then="exit 5"))
     process = resolve_process({"args": ["/app.wasm"]}, str(rootfs))
-    fresh.prepare(process)
+    assert isinstance(fresh.prepare(process), wasmtime.InstancePre)  # loaded, not left to the child
     assert _exit_status(fresh, process) == 5
+
+
+def test_a_miss_is_validated_in_the_shim_and_compiled_in_the_child(engine: WasmEngine, rootfs: Path) -> None:
+    """Compiling a large module must not stall the shim's event loop: the child does it, and caches it."""
+    m.install(rootfs, "app.wasm", m.say(then="exit 7"))
+    process = resolve_process({"args": ["/app.wasm"]}, str(rootfs))
+    miss = engine.prepare(process)
+    assert isinstance(miss, Uncompiled) and miss.save_to is not None and not os.path.exists(miss.save_to)
+    assert _exit_status(engine, process) == 7
+    assert os.path.exists(miss.save_to)
+    assert isinstance(engine.prepare(process), wasmtime.InstancePre)  # the child's artifact, from the cache
 
 
 def test_cached_module_with_data_runs_in_a_child(tmp_path: Path, rootfs: Path, launch: Launch) -> None:
@@ -60,7 +71,7 @@ def test_cached_module_with_data_runs_in_a_child(tmp_path: Path, rootfs: Path, l
     pre = fresh.prepare(process)
     out_r, out_w = os.pipe()
     try:
-        child = spawn(fresh.engine, process, pre, (out_w, out_w, out_w))
+        child = spawn(fresh, process, pre, (out_w, out_w, out_w))
         os.close(out_w)
         assert readiness(child.channel.recv(100)) is None
         start(child)
@@ -80,7 +91,7 @@ def test_artifact_others_could_write_is_ignored(
     cache = tmp_path / "shared-cache"
     m.install(rootfs, "app.wasm", m.say(then="exit 7"))
     process = resolve_process({"args": ["/app.wasm"]}, str(rootfs))
-    WasmEngine(cache_dir=str(cache)).prepare(process)
+    assert _exit_status(WasmEngine(cache_dir=str(cache)), process) == 7  # the child writes the artifact
     artifact = _only_artifact(cache)
     fresh = WasmEngine(cache_dir=str(cache))
     _swap_for(fresh, artifact, m.say(then="exit 5"))
@@ -98,7 +109,7 @@ def test_corrupt_artifact_falls_back_to_compiling(tmp_path: Path, rootfs: Path) 
     cache = tmp_path / "cache"
     m.install(rootfs, "app.wasm", m.say(then="exit 7"))
     process = resolve_process({"args": ["/app.wasm"]}, str(rootfs))
-    WasmEngine(cache_dir=str(cache)).prepare(process)
+    assert _exit_status(WasmEngine(cache_dir=str(cache)), process) == 7
     artifact = _only_artifact(cache)
     artifact.write_bytes(b"\x7fELF" + os.urandom(512))
     fresh = WasmEngine(cache_dir=str(cache))
@@ -121,11 +132,15 @@ def test_invalid_module_body_names_the_module(engine: WasmEngine, rootfs: Path) 
         engine.prepare(process)
 
 
-def test_import_outside_wasi_names_the_module_and_import(engine: WasmEngine, rootfs: Path) -> None:
+def test_import_outside_wasi_names_the_module_and_import(engine: WasmEngine, launch: Launch, rootfs: Path) -> None:
     m.install(rootfs, "env.wasm", '(module (import "env" "host_fn" (func)) (func (export "_start")))')
+    running = launch(["/env.wasm"])  # compiled in the child: linking fails there
+    problem = running.ready()
+    assert problem is not None and problem.startswith("module /env.wasm: cannot link against WASI preview 1: ")
+    assert "host_fn" in problem and running.finish().status == 1
     process = resolve_process({"args": ["/env.wasm"]}, str(rootfs))
     with pytest.raises(InvalidProcess, match=r"^module /env.wasm: cannot link against WASI preview 1: .*host_fn"):
-        engine.prepare(process)
+        engine.prepare(process)  # now from the cache: linking fails in the shim
 
 
 def test_module_without_start_is_not_ready(launch: Launch, rootfs: Path) -> None:
@@ -147,7 +162,7 @@ def test_instantiation_failure_is_not_ready(launch: Launch, rootfs: Path) -> Non
 def _exit_status(engine: WasmEngine, process: WasmProcess) -> int:
     null = os.open(os.devnull, os.O_RDWR)
     try:
-        child = spawn(engine.engine, process, engine.prepare(process), (null, null, null))
+        child = spawn(engine, process, engine.prepare(process), (null, null, null))
     finally:
         os.close(null)
     assert readiness(child.channel.recv(100)) is None

@@ -62,10 +62,11 @@ def assert_clean(ctrd: Containerd, *ids: str, fifos: bool = True) -> None:
         assert id not in tasks, f"task {id} still listed: {tasks[id]}"
         assert id not in containers, f"container {id} still listed"
         assert not ctrd.bundle(id).exists(), f"bundle of {id} left: {sorted(os.listdir(ctrd.bundle(id)))}"
-        sock = socket_address(ctrd.address, ctrd.namespace, id).removeprefix("unix://")
-        assert not os.path.exists(sock), f"socket of {id} left"
         assert not fifos or _fifos(id) == [], f"FIFOs of {id} left"
     assert _mounts_under(str(ctrd.state)) == []
+    # The shims exit (and remove their sockets) after answering Shutdown: ctr may return first.
+    sockets = [socket_address(ctrd.address, ctrd.namespace, id).removeprefix("unix://") for id in ids]
+    wait_until(lambda: not any(map(os.path.exists, sockets)), 10, f"the sockets of {ids} to go")
     wait_until(lambda: not any(_shim_pids(id) for id in ids), 10, f"the shims of {ids} to exit")
 
 
