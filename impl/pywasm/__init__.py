@@ -1,17 +1,13 @@
 """``containerd-shim-pywasm-v1``: WebAssembly (WASI preview 1) modules as containers.
 
 ``ctr run --runtime io.containerd.pywasm.v1 --rootfs DIR id /app.wasm args...``
-runs the module ``/app.wasm`` of the rootfs with wasmtime, the rootfs
-preopened as ``/``. Built on ``impl.shim`` alone: ``init`` returns the SDK's
-``TaskShim`` around ``WasmOps`` (``_ops``), which forks one child process
-per container or exec (``_child``) running a module resolved from the spec
-(``_resolve``) and compiled once per machine (``_engine``, a cache).
-
-Serving shims come from a zygote that has imported wasmtime already; the
-``delete`` action is the SDK's ``cleanup_bundle``, since module processes
-die with their shim.
+runs ``/app.wasm`` of the rootfs with wasmtime. On ``impl.shim`` alone:
+``init`` returns the SDK's ``TaskShim`` around ``WasmOps`` (``_ops``),
+which forks one child per container or exec (``_child``) for a module
+resolved from the spec (``_resolve``) and compiled once per machine
+(``_engine``). Serving shims come from a zygote that imported wasmtime;
+``delete`` is the SDK's ``cleanup_bundle`` (modules die with their shim).
 """
-
 from __future__ import annotations
 
 import sys

@@ -1,16 +1,13 @@
-"""wasmtime, compiled modules and their on-disk cache (serving process only).
+"""wasmtime, compiled modules and their on-disk cache.
 
-A shim serves one container, so without a cache every ``ctr run`` would
-compile its module again. A module not in the cache is only validated in
-the shim and compiled in the container's child, which stores the artifact:
-compiling a large module never stalls the shim's event loop. Compiled artifacts (``Module.serialize``) are kept
-in a directory only this user can write: deserializing is as trusting as
-running native code, so a cache directory or file that others could have
-written is ignored, never used. The key covers the module's bytes and this
-engine's settings; wasmtime itself refuses an artifact from another version
-(it is then compiled again and replaced).
+A shim serves one container: without a cache every ``ctr run`` would
+compile its module again. A module missing from the cache is validated in
+the shim and compiled in the container's child (never stalling the shim's
+event loop), which stores the artifact (``Module.serialize``, keyed by the
+module's bytes and the engine's settings; wasmtime refuses another
+version's). Deserializing is as trusting as running native code: only a
+directory and files no one else could have written are used.
 """
-
 from __future__ import annotations
 
 import contextlib
@@ -43,11 +40,8 @@ class Uncompiled(NamedTuple):
 
 
 class WasmEngine:
-    """One wasmtime engine and linker (with WASI) for the shim's lifetime.
-
-    Parallel compilation is off: its worker threads would not survive the
-    fork that starts each container.
-    """
+    """One wasmtime engine and linker (with WASI) per shim; no compiler
+    threads, which the forks that start containers would not survive."""
 
     def __init__(self, cache_dir: str | None = None) -> None:
         config = wasmtime.Config()
