@@ -2,9 +2,10 @@
 
 Run: ``python bench/pywasm_child.py [--rounds 9]``. Each sample is a fresh
 interpreter, as each container gets a fresh serving shim: it imports
-wasmtime, builds the engine, prepares the module (compiling it, or loading
-the artifact from the cache) and forks the child, which instantiates it
-and says ready (all of that is Create); "first instruction" is the first
+wasmtime, builds the engine, prepares the module (loads the artifact from
+the cache, or only validates the module) and forks the child, which
+compiles it on a cache miss (storing the artifact), instantiates it and
+says ready (all of that is Create); "first instruction" is the first
 byte the module writes after Start, read by the parent. Two modules: a
 hello world and a synthetic one with many functions (compile time grows
 with code size, loading an artifact barely does). Prints medians in ms.
