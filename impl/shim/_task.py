@@ -1,6 +1,6 @@
 """``ProcessTaskService``: all of ``containerd.task.v2.Task`` around a runtime's ``ProcessOps``.
 
-Process states follow containerd's runc shim: an init process (exec id "")
+Process states follow containerd's own shims: an init process (exec id "")
 and exec'd processes, each CREATED -> RUNNING -> STOPPED (PAUSED while the
 container is paused). Exits come from the reaper's subscription: a shim is a
 subreaper, so the container's processes are its children or re-parented to
@@ -556,7 +556,7 @@ class ProcessTaskService:
         proc = self._record(request.id, request.exec_id).process
         if isinstance(proc.io, ConsoleIO):
             proc.io.resize(request.width, request.height)
-        return Empty()  # no console: nothing to resize, as runc's shim does
+        return Empty()  # no console: nothing to resize, as containerd's shims answer
 
     # -- optional -----------------------------------------------------------------
 
