@@ -2,8 +2,9 @@
 
 Run as root: ``python bench/shim.py [--rounds 15] [--phases]``. Per round,
 rotating which goes first, ``ctr run --rm ... /bin/true`` through each
-runtime (wall time of the whole ``ctr`` command); then the memory of a
-serving shim with a sleeping container (VmRSS, and Pss from smaps_rollup).
+runtime (wall time of the whole ``ctr`` command; for pywasm, a hello-world
+module instead, goal <= 0.3 s); then the memory of a serving shim with a
+sleeping container (VmRSS, and Pss from smaps_rollup).
 Prints a markdown table of medians and Python/Go ratios against the goals
 (<= 1.5). ``--phases`` adds where the Python shim's time and memory go: the
 fixed costs of its three processes (``start``, the serving process, ``delete``).
@@ -32,8 +33,18 @@ from pathlib import Path
 
 PY_RUNTIME = "io.containerd.pyrunc.v1"
 GO_RUNTIME = "io.containerd.runc.v2"
+WASM_RUNTIME = "io.containerd.pywasm.v1"
 SHIM_BINARY = "containerd-shim-pyrunc-v1"
+WASM_SHIM_BINARY = "containerd-shim-pywasm-v1"
 GOAL = 1.5
+WASM_GOAL_MS = 300.0
+# pywasm's /bin/true and /bin/sleep: a hello world, and a module that loops forever.
+_WASM_HELLO = """(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1) (data (i32.const 64) "hello\\n")
+  (func (export "_start") (i32.store (i32.const 16) (i32.const 64)) (i32.store (i32.const 20) (i32.const 6))
+    (drop (call $w (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 24)))))"""
+_WASM_LOOP = '(module (func (export "_start") (loop $l (br $l))))'
 COLD_LABELS = {"fork": "no zygote", "exec": "re-exec"}
 
 
@@ -51,6 +62,11 @@ class Daemon:
             (self.rootfs / "bin" / applet).symlink_to("busybox")
         (tmp / "bin").mkdir()
         (tmp / "bin" / SHIM_BINARY).symlink_to(shim)
+        import wasmtime
+
+        (tmp / "bin" / WASM_SHIM_BINARY).symlink_to(Path(shim).parent / WASM_SHIM_BINARY)
+        (self.rootfs / "hello.wasm").write_bytes(wasmtime.wat2wasm(_WASM_HELLO))
+        (self.rootfs / "loop.wasm").write_bytes(wasmtime.wat2wasm(_WASM_LOOP))
         config = tmp / "config.toml"
         config.write_text(
             f'version = 2\nroot = "{tmp}/root"\nstate = "{tmp}/state"\n'
@@ -58,6 +74,7 @@ class Daemon:
             f'[grpc]\n  address = "{self.address}"\n[ttrpc]\n  address = "{self.address}.ttrpc"\n'
         )
         env = dict(os.environ, PATH=f"{tmp}/bin:{os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}")
+        env["SHIMTYPES_PYWASM_CACHE"] = str(tmp / "pywasm-cache")
         env.update(env_extra)
         self.log = open(tmp / "containerd.log", "wb")
         self.proc = subprocess.Popen(
@@ -108,7 +125,7 @@ class Daemon:
 
 def run_time(daemon: Daemon, runtime: str) -> float:
     start = time.perf_counter()
-    daemon.run(runtime, "/bin/true")
+    daemon.run(runtime, "/hello.wasm" if runtime == WASM_RUNTIME else "/bin/true")
     return time.perf_counter() - start
 
 
@@ -122,7 +139,7 @@ def _status_kb(pid: int, field: str, path: str = "status") -> int:
 
 def shim_memory(daemon: Daemon, runtime: str) -> tuple[int, int]:
     """(VmRSS kB, Pss kB) of the serving shim of a sleeping container."""
-    id = daemon.run(runtime, "/bin/sleep", "1000", detach=True)
+    id = daemon.run(runtime, *(["/loop.wasm"] if runtime == WASM_RUNTIME else ["/bin/sleep", "1000"]), detach=True)
     try:
         rows = [line.split() for line in daemon.ctr("task", "ls").stdout.splitlines()[1:]]
         task_pid = next(int(r[1]) for r in rows if r and r[0] == id)
@@ -229,6 +246,9 @@ def main() -> int:
             d.stop()
             shutil.rmtree(t, ignore_errors=True)
         raise
+    runs.append(("pywasm (hello.wasm)", daemons[0][0], WASM_RUNTIME))
+    if "fork" in args.cold:  # the first module after an idle spell: the serving shim imports wasmtime
+        runs.append(("pywasm, no zygote", daemons[args.cold.index("fork") + 1][0], WASM_RUNTIME))
     runs.append(("runc v2 (Go)", daemons[0][0], GO_RUNTIME))
     n = len(runs)
     try:
@@ -270,6 +290,9 @@ def main() -> int:
         goal = (f"<= {GOAL} {'met' if ratios[0] <= GOAL else 'MISSED'}") if has_goal else "-"
         cells = " | ".join(f"{values[k]:.1f} {unit}" for k in labels)
         print(f"| {name} | {cells} | {' | '.join(f'{r:.2f}' for r in ratios)} | {goal} |")
+    hello = wall["pywasm (hello.wasm)"]
+    print(f"\npywasm `ctr run --rm` of a hello-world module: {hello:.0f} ms median "
+          f"(goal <= {WASM_GOAL_MS:.0f} ms {'met' if hello <= WASM_GOAL_MS else 'MISSED'})")
     spread = {r: (min(t) * 1000, max(t) * 1000) for r, t in times.items()}
     print("\nwall min/max ms: " + ", ".join(f"{k} {lo:.0f}/{hi:.0f}" for k, (lo, hi) in spread.items()))
     if args.phases:

@@ -14,8 +14,10 @@ exec, signal and delete a process.
 Building blocks, usable on their own: ``open_stdio``/``Stdio`` (containerd's
 FIFOs, ``ProcessIO`` being the seam for consoles), ``Reaper`` (subreaper
 exits by pid or by subscription), ``mount_all``/``unmount_all``/
-``cleanup_bundle`` (rootfs), ``encode_delete_response``, address and flag
-helpers, ``impl.shim.zygote`` (the fork server).
+``cleanup_bundle`` (rootfs), ``read_spec``/``rootfs_path``/``join_in_root``
+(the bundle's spec, paths resolved inside the rootfs), ``enter_child`` (a fork
+of the shim made fit to run container code), ``encode_delete_response``,
+address and flag helpers, ``impl.shim.zygote`` (the fork server).
 
 Importing this package is cheap (no asyncio, typing or protobuf): every
 name is imported on first use, so ``start`` and ``delete`` load only what
@@ -65,6 +67,13 @@ if TYPE_CHECKING:
         unmount_rootfs as unmount_rootfs,
     )
     from ._mountinfo import is_mounted as is_mounted
+    from ._forked import enter_child as enter_child
+    from ._bundle import (
+        join_in_root as join_in_root,
+        parse_spec as parse_spec,
+        read_spec as read_spec,
+        rootfs_path as rootfs_path,
+    )
     from ._serve import (
         SHUTDOWN_GRACE as SHUTDOWN_GRACE,
         TaskPlugin as TaskPlugin,
@@ -141,6 +150,11 @@ _LAZY = {
     "cleanup_bundle": "._cleanup",
     "unmount_rootfs": "._cleanup",
     "is_mounted": "._mountinfo",
+    "enter_child": "._forked",
+    "join_in_root": "._bundle",
+    "parse_spec": "._bundle",
+    "read_spec": "._bundle",
+    "rootfs_path": "._bundle",
     # Serving-side names (they import asyncio, and some protobuf).
     "SHUTDOWN_GRACE": "._serve",
     "TaskPlugin": "._serve",
@@ -215,17 +229,22 @@ __all__ = [
     "can_connect",
     "cleanup_bundle",
     "encode_delete_response",
+    "enter_child",
     "exit_status",
     "is_mounted",
+    "join_in_root",
     "mount_all",
     "mount_one",
     "open_stdio",
     "pack_event",
     "parse_flags",
     "parse_options",
+    "parse_spec",
     "program_command",
     "read_address",
+    "read_spec",
     "remove_socket",
+    "rootfs_path",
     "run",
     "set_child_subreaper",
     "shim_context",

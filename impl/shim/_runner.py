@@ -207,11 +207,15 @@ def _fail(runtime_id: str, action: str, exc: BaseException) -> int:
     return 1
 
 
-def _remove_dead_socket(bundle: str) -> None:
+def _remove_dead_socket(bundle: str, checks: int = 10, interval: float = 0.02) -> None:
     """A shim that was killed leaves its socket behind: remove it unless someone still listens.
 
     A live listener is another container's shim sharing the socket (grouping)
-    or a shim still shutting down, which removes its own socket.
+    or a shim still shutting down, which removes its own socket. A killed
+    shim's listener can outlive the connection whose close made containerd
+    run ``delete`` by a few milliseconds (the kernel releases a dead
+    process's files in no set order), so a listener must still answer after
+    ``checks`` tries ``interval`` seconds apart to count as live.
     """
     from ._address import ADDRESS_FILE, can_connect, read_address, remove_socket
 
@@ -219,8 +223,16 @@ def _remove_dead_socket(bundle: str) -> None:
         address = read_address(os.path.join(bundle, ADDRESS_FILE))
     except OSError:
         return
-    if address and not can_connect(address):
-        remove_socket(address)
+    if not address:
+        return
+    for attempt in range(checks):
+        if not can_connect(address):
+            remove_socket(address)
+            return
+        if attempt + 1 < checks:
+            import time
+
+            time.sleep(interval)
 
 
 def _print_version(prog: str, runtime_id: str) -> None:
