@@ -37,7 +37,7 @@ from ._process import LISTENER_FD, EarlySignals
 from ._publisher import RemotePublisher
 from ._reaper import Reaper
 
-__all__ = ["SHUTDOWN_GRACE", "TaskPlugin", "serve", "set_child_subreaper", "shim_plugins"]
+__all__ = ["SHUTDOWN_GRACE", "TASK_V3_SERVICE_NAME", "TaskPlugin", "serve", "set_child_subreaper", "shim_plugins"]
 
 PR_SET_CHILD_SUBREAPER: Final = 36
 
@@ -45,6 +45,9 @@ SHUTDOWN_GRACE: Final = 3.0
 """Seconds in-flight calls get to finish on exit (containerd's Shutdown RPC timeout)."""
 
 _log = logging.getLogger("impl.shim")
+
+TASK_V3_SERVICE_NAME: Final = "containerd.task.v3.Task"
+"""containerd 2.x's name for the same task API (same methods, messages and field numbers)."""
 
 
 def set_child_subreaper() -> None:
@@ -62,10 +65,12 @@ class TaskPlugin:
         self.service = service
 
     def register_ttrpc(self, server: TTRPCServer, /) -> None:
-        """Serve the task service as ``containerd.task.v2.Task``."""
+        """Serve the task service as ``containerd.task.v2.Task`` and, the same handlers, ``containerd.task.v3.Task``."""
         from impl.ttrpc import bind_task_service
 
-        server.register_service(TASK_SERVICE_NAME, bind_task_service(self.service))
+        handlers = bind_task_service(self.service)
+        server.register_service(TASK_SERVICE_NAME, handlers)
+        server.register_service(TASK_V3_SERVICE_NAME, dict(handlers))
 
 
 def shim_plugins(

@@ -518,12 +518,17 @@ class ProcessTaskService:
 
     @_boundary
     async def pids(self, request: task.PidsRequest, /) -> task.PidsResponse:
-        """The container's pids (``SupportsPids``, else the init process's alone)."""
+        """The container's pids (``SupportsPids``, else none), always with the init process's.
+
+        containerd's restore deletes a task whose ``Pids`` lacks its init pid
+        as a leaked shim, so the init pid is listed whatever the runtime says.
+        """
         init = self._record(request.id).process
-        if isinstance(self.ops, SupportsPids):
-            pids = await self.ops.pids(init)
-        else:
-            pids = [init.pid] if init.pid and init.state != STOPPED else []
+        pids: list[int] = []
+        if isinstance(self.ops, SupportsPids) and init.state != STOPPED:
+            pids = list(await self.ops.pids(init))
+        if init.pid and init.pid not in pids:
+            pids.insert(0, init.pid)
         return task.PidsResponse(processes=[types.ProcessInfo(pid=p) for p in pids])
 
     @_boundary
