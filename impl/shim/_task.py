@@ -37,6 +37,7 @@ from shimtypes.pb import task_events_pb2 as events
 from shimtypes.pb import task_pb2 as task
 from shimtypes.pb import task_types_pb2 as types
 
+from ._identifiers import validate_id, validate_path, validate_stdio
 from ._mount import MountSpec, mount_all, unmount_all
 from ._ops import (
     Process,
@@ -89,9 +90,19 @@ def _boundary(
     so the service is a ``shimtypes.TaskService`` to mypy and pyright alike.
     """
 
+    name = method.__name__
+    id_optional = name in ("connect", "shutdown")  # asked of the shim, not of one task
+
     @functools.wraps(method)
     async def call(self: ProcessTaskService, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
+            request = args[0] if args else None
+            id = getattr(request, "id", "")
+            if id or not id_optional:
+                validate_id(id, f"{name}: id")
+            exec_id = getattr(request, "exec_id", "")
+            if exec_id:
+                validate_id(exec_id, f"{name}: exec id")
             return await method(self, *args, **kwargs)
         except TTRPCError:
             raise
@@ -286,6 +297,10 @@ class ProcessTaskService:
             raise errdefs.AlreadyExists(f"task {request.id!r} already exists")
         if request.checkpoint:
             raise errdefs.NotImplemented("create: restoring a checkpoint is not supported")
+        if request.bundle:
+            validate_path(request.bundle, f"create {request.id!r}: bundle")
+        for field in ("stdin", "stdout", "stderr"):
+            validate_stdio(getattr(request, field), f"create {request.id!r}: {field}")
         bundle = request.bundle or self.bundle
         if not os.path.isdir(bundle):
             raise errdefs.NotFound(f"create {request.id!r}: bundle {bundle!r} not found")
@@ -394,10 +409,10 @@ class ProcessTaskService:
     async def exec(self, request: task.ExecProcessRequest, /) -> Empty:
         """Add an exec process (its OCI process spec); publishes TaskExecAdded."""
         init = self._record(request.id)
-        if not request.exec_id:
-            raise errdefs.InvalidArgument(f"exec in {request.id!r}: exec_id is empty")
-        if "/" in request.exec_id or request.exec_id in (".", ".."):
-            raise errdefs.InvalidArgument(f"exec id {request.exec_id!r} is not a valid identifier")
+        if not request.exec_id:  # a non-empty one was validated with every id (_boundary)
+            raise errdefs.InvalidArgument(f"exec in {request.id!r}: exec id must not be empty")
+        for field in ("stdin", "stdout", "stderr"):
+            validate_stdio(getattr(request, field), f"exec {request.exec_id!r}: {field}")
         if request.exec_id in self._records:
             raise errdefs.AlreadyExists(f"exec {request.exec_id!r} already exists in {request.id!r}")
         if init.process.state == STOPPED:
