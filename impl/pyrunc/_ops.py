@@ -16,7 +16,8 @@ from impl import errdefs
 from impl.shim import Process, ProcessIO, ProcessState, ProcessTaskService
 from shimtypes import ShimContext
 
-from ._runc import RUNC_ROOT, Runc, RuncError
+from ._options import RuncOptions
+from ._runc import RUNC_BINARY, RUNC_ROOT, Runc, RuncError
 
 __all__ = ["RuncOps"]
 
@@ -38,18 +39,42 @@ class RuncOps:
         self._context = context
         self._service = service
         self._cli: Runc | None = None
+        self._options = RuncOptions()
 
-    def _runc(self, bundle: str) -> Runc:
+    def _runc(self, bundle: str, options: tuple[str, bytes] | None = None) -> Runc:
+        """The runc command line, made at create from the runtime options (binary, root, flags)."""
         if self._cli is None:
+            try:
+                opts = RuncOptions.from_any(options)
+            except ValueError as err:
+                raise errdefs.InvalidArgument(f"runtime options: {err}") from None
+            self._options = opts
             self._cli = Runc(
                 self._service.reaper(),
-                root=os.path.join(RUNC_ROOT, self._context.namespace),
+                root=os.path.join(opts.root or RUNC_ROOT, self._context.namespace),
                 log_path=os.path.join(bundle, "log.json"),
+                binary=opts.binary_name or RUNC_BINARY,
+                systemd_cgroup=opts.systemd_cgroup,
+                no_pivot=opts.no_pivot_root,
+                no_new_keyring=opts.no_new_keyring,
             )
         return self._cli
 
+    def _chown_io(self, process: Process) -> None:
+        """IoUid/IoGid: the container's stdio FIFOs belong to that user (as the Go shim's pipes)."""
+        opts = self._options
+        if not (opts.io_uid or opts.io_gid):
+            return
+        for path in (process.stdin, process.stdout, process.stderr):
+            if path and "://" not in path:
+                try:
+                    os.chown(path, opts.io_uid, opts.io_gid, follow_symlinks=False)
+                except OSError as err:
+                    raise errdefs.Internal(f"chown {path!r} to {opts.io_uid}:{opts.io_gid}: {err}") from None
+
     async def create(self, process: Process, io: ProcessIO, /) -> int:
-        runc = self._runc(process.bundle)
+        runc = self._runc(process.bundle, process.options)
+        self._chown_io(process)
         try:
             return await runc.create(
                 process.container_id,
@@ -70,6 +95,7 @@ class RuncOps:
         spec_file = self._spec_file(process)
         with open(spec_file, "wb") as f:
             f.write(process.spec)
+        self._chown_io(process)
         try:
             return await self._runc(process.bundle).exec(
                 process.container_id, process_file=spec_file, pid_file=self._pid_file(process), stdio=io.fds

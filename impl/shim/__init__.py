@@ -65,6 +65,13 @@ if TYPE_CHECKING:
         unmount_rootfs as unmount_rootfs,
     )
     from ._mountinfo import is_mounted as is_mounted
+    from ._bootstrap import (
+        OPTIONS_FILE as OPTIONS_FILE,
+        read_fields as read_fields,
+        read_options_file as read_options_file,
+    )
+    from ._cgroup import join_cgroup as join_cgroup
+    from ._identifiers import validate_id as validate_id
     from ._serve import (
         SHUTDOWN_GRACE as SHUTDOWN_GRACE,
         TaskPlugin as TaskPlugin,
@@ -141,6 +148,11 @@ _LAZY = {
     "cleanup_bundle": "._cleanup",
     "unmount_rootfs": "._cleanup",
     "is_mounted": "._mountinfo",
+    "OPTIONS_FILE": "._bootstrap",
+    "read_fields": "._bootstrap",
+    "read_options_file": "._bootstrap",
+    "join_cgroup": "._cgroup",
+    "validate_id": "._identifiers",
     # Serving-side names (they import asyncio, and some protobuf).
     "SHUTDOWN_GRACE": "._serve",
     "TaskPlugin": "._serve",
@@ -187,6 +199,7 @@ __all__ = [
     "LISTENER_FD",
     "LogrusFormatter",
     "MountSpec",
+    "OPTIONS_FILE",
     "ParsedOptions",
     "Process",
     "ProcessIO",
@@ -217,6 +230,7 @@ __all__ = [
     "encode_delete_response",
     "exit_status",
     "is_mounted",
+    "join_cgroup",
     "mount_all",
     "mount_one",
     "open_stdio",
@@ -225,6 +239,8 @@ __all__ = [
     "parse_options",
     "program_command",
     "read_address",
+    "read_fields",
+    "read_options_file",
     "remove_socket",
     "run",
     "set_child_subreaper",
@@ -235,6 +251,7 @@ __all__ = [
     "start_serving_shim",
     "unmount_all",
     "unmount_rootfs",
+    "validate_id",
     "write_address",
 ]
 

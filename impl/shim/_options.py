@@ -52,14 +52,19 @@ class ShimOptions:
     ``BootstrapResult`` with version 3 to a 2.3 caller, and containerd then
     calls ``containerd.task.v3.Task``. ``SHIMTYPES_SHIM_VERSION`` in the
     environment overrides it for one install.
+
+    ``before_serve``: called in the serving process with the bundle path,
+    once logging is set up and before anything is served (joining the shim
+    cgroup the runtime options name, say); raising stops the shim.
     """
 
-    __slots__ = ("cleanup", "preload", "serving", "shim_version")
+    __slots__ = ("before_serve", "cleanup", "preload", "serving", "shim_version")
 
     serving: Literal["zygote", "fork", "exec"] | None
     preload: tuple[str, ...]
     cleanup: Callable[[str, str, str], tuple[int, int, int]] | None
     shim_version: int
+    before_serve: Callable[[str], None] | None
 
     def __init__(
         self,
@@ -68,6 +73,7 @@ class ShimOptions:
         preload: Sequence[str] = (),
         cleanup: Callable[[str, str, str], tuple[int, int, int]] | None = None,
         shim_version: int = 2,
+        before_serve: Callable[[str], None] | None = None,
     ) -> None:
         if serving is not None and serving not in SERVING_MODES:
             raise ValueError(f"ShimOptions.serving: {serving!r} is not one of {', '.join(SERVING_MODES)} or None")
@@ -77,6 +83,7 @@ class ShimOptions:
             raise ValueError(f"ShimOptions.shim_version: {shim_version!r} is not 2 or 3")
         object.__setattr__(self, "cleanup", cleanup)
         object.__setattr__(self, "shim_version", shim_version)
+        object.__setattr__(self, "before_serve", before_serve)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"ShimOptions is immutable (setting {name!r})")

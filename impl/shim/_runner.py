@@ -111,7 +111,7 @@ class _Runner:
         import_asyncio_without_ssl()
         from ._serve import serve
 
-        return serve(self.runtime_id, self.init, flags, early)
+        return serve(self.runtime_id, self.init, flags, early, before=self.options.before_serve)
 
     def become(self, args: list[str]) -> int:
         """The body of a forked serving process (from ``start`` or a zygote)."""

@@ -20,7 +20,7 @@ import os
 import signal
 import socket
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from impl.loader import LoadPolicy, load
@@ -92,7 +92,14 @@ def shim_plugins(
     return registry
 
 
-def serve(runtime_id: str, init: Init, flags: ShimFlags, early: EarlySignals | None = None) -> int:
+def serve(
+    runtime_id: str,
+    init: Init,
+    flags: ShimFlags,
+    early: EarlySignals | None = None,
+    *,
+    before: Callable[[str], None] | None = None,
+) -> int:
     """Run the serving process to completion; returns the exit status.
 
     ``early`` holds the stop requests that arrived while the process was
@@ -100,6 +107,12 @@ def serve(runtime_id: str, init: Init, flags: ShimFlags, early: EarlySignals | N
     """
     ctx = shim_context(flags)
     setup_logging(ctx.bundle, runtime_id, debug=flags.debug)
+    if before is not None:
+        try:
+            before(ctx.bundle)
+        except Exception:
+            _log.exception("preparing the serving shim failed")
+            return 1
     try:
         set_child_subreaper()
     except OSError as exc:

@@ -37,6 +37,7 @@ from shimtypes.pb import task_events_pb2 as events
 from shimtypes.pb import task_pb2 as task
 from shimtypes.pb import task_types_pb2 as types
 
+from ._bootstrap import read_options_file
 from ._identifiers import validate_id, validate_path, validate_stdio
 from ._mount import MountSpec, mount_all, unmount_all
 from ._ops import (
@@ -316,6 +317,11 @@ class ProcessTaskService:
             stdout=request.stdout,
             stderr=request.stderr,
             terminal=request.terminal,
+            options=(
+                (request.options.type_url, request.options.value)
+                if request.options.type_url
+                else read_options_file(bundle)
+            ),
         )
         rec = _Record(proc)
         self._records[""] = rec  # reserve the id while the runtime works
