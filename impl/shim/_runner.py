@@ -137,19 +137,19 @@ class _Runner:
 
     def start(self, flags: ShimFlags) -> int:
         try:
-            given = None
+            received = None
             data = _read_stdin()
             if data:
                 from ._bootstrap import parse_start_stdin, write_options_file
 
-                given = parse_start_stdin(data, flags.id, flags.namespace)
-                write_options_file(os.path.abspath(flags.bundle or os.getcwd()), given.options)
+                received = parse_start_stdin(data, flags.id, flags.namespace)
+                write_options_file(os.path.abspath(flags.bundle or os.getcwd()), received.options)
             if self.options.serving is not None:
                 from ._address import SOCKET_DIR
                 from ._start import start_serving
 
                 address = start_serving(
-                    socket_dir=given.socket_dir if given is not None and given.socket_dir else SOCKET_DIR,
+                    socket_dir=received.socket_dir if received is not None and received.socket_dir else SOCKET_DIR,
                     id=flags.id,
                     namespace=flags.namespace,
                     address=flags.address,
@@ -165,7 +165,7 @@ class _Runner:
             version = _shim_version(self.options.shim_version)
         except Exception as exc:
             return _fail(self.runtime_id, "start", exc)
-        if given is not None and given.bootstrap:
+        if received is not None and received.bootstrap:
             from ._bootstrap import encode_bootstrap_result
 
             sys.stdout.buffer.write(encode_bootstrap_result(version, address))
