@@ -34,6 +34,22 @@ CONTAINERD_PROTOS = (
     "api/types/platform.proto",
     "api/types/mount.proto",
     "api/types/task/task.proto",
+    "runtime/v2/runc/options/oci.proto",
+)
+
+NEWER_THAN_1_6 = frozenset(
+    {
+        # containerd 2.x only, written from the reference sheet's field tables;
+        # tests/shim/test_bootstrap.py checks them on the wire.
+        ".containerd.types.RuntimeInfo",
+        ".containerd.types.RuntimeInfo.AnnotationsEntry",
+        ".containerd.types.RuntimeVersion",
+        ".containerd.runtime.bootstrap.v1.Extension",
+        ".containerd.runtime.bootstrap.v1.BootstrapParams",
+        ".containerd.runtime.bootstrap.v1.BootstrapResult",
+        ".containerd.runtime.bootstrap.v1.BootstrapResult.MetadataEntry",
+        ".containerd.runtime.bootstrap.v1.LogLevel",
+    }
 )
 
 
@@ -139,6 +155,8 @@ def test_messages_match_containerd(containerd_descriptors: descriptor_pb2.FileDe
     ours, _, _ = _index(_ours())
     assert ours
     for name, message in ours.items():
+        if name in NEWER_THAN_1_6:
+            continue
         assert name in theirs, f"{name}: no such message in containerd 1.6"
         assert _fields(message) == _fields(theirs[name]), f"{name}: fields differ from containerd"
 
@@ -148,6 +166,8 @@ def test_enums_match_containerd(containerd_descriptors: descriptor_pb2.FileDescr
     _, ours, _ = _index(_ours())
     assert ".containerd.v1.types.Status" in ours
     for name, enum in ours.items():
+        if name in NEWER_THAN_1_6:
+            continue
         assert name in theirs, f"{name}: no such enum in containerd 1.6"
         assert sorted((v.name, v.number) for v in enum.value) == sorted(
             (v.name, v.number) for v in theirs[name].value

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from ._ops import RuncOps
 
-__all__ = ["RUNTIME_ID", "init", "main", "runc_ops"]
+__all__ = ["RUNTIME_ID", "before_serve", "init", "main", "runc_ops"]
 
 RUNTIME_ID = "io.containerd.pyrunc.v1"
 
@@ -44,6 +44,17 @@ def runc_ops(context: ShimContext, service: ProcessTaskService) -> RuncOps:
     return RuncOps(context, service)
 
 
+def before_serve(bundle: str) -> None:
+    """The serving shim joins the ``ShimCgroup`` of the runtime options ``start`` was given."""
+    from impl.shim import join_cgroup, read_options_file
+
+    from ._options import RuncOptions
+
+    options = RuncOptions.from_any(read_options_file(bundle))
+    if options.shim_cgroup:
+        join_cgroup(options.shim_cgroup)
+
+
 def main() -> NoReturn:
     """The console script: serve, start or delete an ``io.containerd.pyrunc.v1`` shim."""
     # The shim never speaks TLS, but asyncio imports ``ssl`` when it can:
@@ -54,7 +65,13 @@ def main() -> NoReturn:
 
     from ._cleanup import cleanup
 
-    run(RUNTIME_ID, init, options=ShimOptions(serving="zygote", preload=("impl.pyrunc._ops",), cleanup=cleanup))
+    run(
+        RUNTIME_ID,
+        init,
+        options=ShimOptions(
+            serving="zygote", preload=("impl.pyrunc._ops",), cleanup=cleanup, before_serve=before_serve
+        ),
+    )
 
 
 if TYPE_CHECKING:

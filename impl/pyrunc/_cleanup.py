@@ -15,21 +15,32 @@ __all__ = ["cleanup"]
 
 
 def cleanup(bundle: str, namespace: str, id: str) -> tuple[int, int, int]:
-    """Force-delete the runc container, unmount the rootfs.
+    """Force-delete the runc container (with the binary and root ``start`` was given), unmount the rootfs.
 
     Idempotent and bounded (runc gets 4 s). Returns ``(pid, exit_status,
     exited_at_ns)`` for the ``DeleteResponse``. A dead shim's socket is the
     runner's to remove, for every runtime.
     """
-    from impl.shim import KILLED_STATUS, unmount_rootfs
+    from impl.shim import KILLED_STATUS, read_options_file, unmount_rootfs
 
-    from ._runc import RUNC_ROOT, RuncError, delete_force_sync, read_pid
+    from ._options import RuncOptions
+    from ._runc import RUNC_BINARY, RUNC_ROOT, RuncError, delete_force_sync, read_pid
+
+    try:
+        options = RuncOptions.from_any(read_options_file(bundle))
+    except (OSError, ValueError):
+        options = RuncOptions()
 
     pid = 0
     try:
         pid = read_pid(os.path.join(bundle, "init.pid"))
     except (OSError, RuncError):
         pass
-    delete_force_sync(os.path.join(RUNC_ROOT, namespace), id, log_path=os.path.join(bundle, "log.json"))
+    delete_force_sync(
+        os.path.join(options.root or RUNC_ROOT, namespace),
+        id,
+        log_path=os.path.join(bundle, "log.json"),
+        binary=options.binary_name or RUNC_BINARY,
+    )
     unmount_rootfs(bundle)
     return pid, KILLED_STATUS, time.time_ns()

@@ -16,7 +16,8 @@ from impl import errdefs
 from impl.shim import Process, ProcessIO, ProcessState, ProcessTaskService
 from shimtypes import ShimContext
 
-from ._runc import RUNC_ROOT, Runc, RuncError
+from ._options import RuncOptions
+from ._runc import RUNC_BINARY, RUNC_ROOT, Runc, RuncError
 
 __all__ = ["RuncOps"]
 
@@ -32,24 +33,52 @@ def _error(action: str, process: Process, err: RuncError) -> errdefs.Error:
 
 
 class RuncOps:
-    """Create, start, exec, kill, delete and list the processes of one runc container."""
+    """Create, start, exec, kill, delete and list the processes of runc containers (one shim, a pod)."""
 
     def __init__(self, context: ShimContext, service: ProcessTaskService) -> None:
         self._context = context
         self._service = service
-        self._cli: Runc | None = None
+        self._clis: dict[str, tuple[Runc, RuncOptions]] = {}
+        """Per container id: its runc command line and options (one shim may serve a pod)."""
 
-    def _runc(self, bundle: str) -> Runc:
-        if self._cli is None:
-            self._cli = Runc(
+    def _runc(self, process: Process) -> Runc:
+        """The container's runc command line, made at its create from the runtime options (binary, root, flags)."""
+        return self._cli(process)[0]
+
+    def _cli(self, process: Process) -> tuple[Runc, RuncOptions]:
+        made = self._clis.get(process.container_id)
+        if made is None:
+            try:
+                opts = RuncOptions.from_any(process.options)
+            except ValueError as err:
+                raise errdefs.InvalidArgument(f"runtime options: {err}") from None
+            runc = Runc(
                 self._service.reaper(),
-                root=os.path.join(RUNC_ROOT, self._context.namespace),
-                log_path=os.path.join(bundle, "log.json"),
+                root=os.path.join(opts.root or RUNC_ROOT, self._context.namespace),
+                log_path=os.path.join(process.bundle, "log.json"),
+                binary=opts.binary_name or RUNC_BINARY,
+                systemd_cgroup=opts.systemd_cgroup,
+                no_pivot=opts.no_pivot_root,
+                no_new_keyring=opts.no_new_keyring,
             )
-        return self._cli
+            made = self._clis[process.container_id] = (runc, opts)
+        return made
+
+    def _chown_io(self, process: Process) -> None:
+        """IoUid/IoGid: the container's stdio FIFOs belong to that user (as the Go shim's pipes)."""
+        opts = self._cli(process)[1]
+        if not (opts.io_uid or opts.io_gid):
+            return
+        for path in (process.stdin, process.stdout, process.stderr):
+            if path and "://" not in path:
+                try:
+                    os.chown(path, opts.io_uid, opts.io_gid, follow_symlinks=False)
+                except OSError as err:
+                    raise errdefs.Internal(f"chown {path!r} to {opts.io_uid}:{opts.io_gid}: {err}") from None
 
     async def create(self, process: Process, io: ProcessIO, /) -> int:
-        runc = self._runc(process.bundle)
+        runc = self._runc(process)
+        self._chown_io(process)
         try:
             return await runc.create(
                 process.container_id,
@@ -62,7 +91,7 @@ class RuncOps:
 
     async def start(self, process: Process, /) -> None:
         try:
-            await self._runc(process.bundle).start(process.container_id)
+            await self._runc(process).start(process.container_id)
         except RuncError as err:
             raise _error("start", process, err) from None
 
@@ -70,8 +99,9 @@ class RuncOps:
         spec_file = self._spec_file(process)
         with open(spec_file, "wb") as f:
             f.write(process.spec)
+        self._chown_io(process)
         try:
-            return await self._runc(process.bundle).exec(
+            return await self._runc(process).exec(
                 process.container_id, process_file=spec_file, pid_file=self._pid_file(process), stdio=io.fds
             )
         except RuncError as err:
@@ -85,7 +115,7 @@ class RuncOps:
                 raise errdefs.NotFound(f"kill exec {process.exec_id!r}: process already finished") from None
             return
         try:
-            await self._runc(process.bundle).kill(process.container_id, signal, all=all)
+            await self._runc(process).kill(process.container_id, signal, all=all)
         except RuncError as err:
             raise _error("kill", process, err) from None
 
@@ -97,7 +127,11 @@ class RuncOps:
                 except FileNotFoundError:
                     pass
             return
-        runc = self._runc(process.bundle)
+        await self._delete_container(process)
+        self._clis.pop(process.container_id, None)
+
+    async def _delete_container(self, process: Process) -> None:
+        runc = self._runc(process)
         force = process.state == ProcessState.CREATED  # never started: runc kills it
         try:
             await runc.delete(process.container_id, force=force)
@@ -113,7 +147,7 @@ class RuncOps:
 
     async def pids(self, init: Process, /) -> list[int]:
         try:
-            return await self._runc(init.bundle).ps(init.container_id)
+            return await self._runc(init).ps(init.container_id)
         except RuncError as err:
             raise _error("pids", init, err) from None
 

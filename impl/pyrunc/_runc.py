@@ -65,14 +65,28 @@ def _size(path: str) -> int:
 class Runc:
     """One container's runc commands (``root`` is per namespace)."""
 
-    def __init__(self, reaper: Reaper, *, root: str, log_path: str, binary: str = RUNC_BINARY) -> None:
+    def __init__(
+        self,
+        reaper: Reaper,
+        *,
+        root: str,
+        log_path: str,
+        binary: str = RUNC_BINARY,
+        systemd_cgroup: bool = False,
+        no_pivot: bool = False,
+        no_new_keyring: bool = False,
+    ) -> None:
         self._reaper = reaper
         self.root = root
         self.log_path = log_path
-        self._binary = binary
+        self.binary = binary
+        self.systemd_cgroup = systemd_cgroup
+        self.no_pivot = no_pivot
+        self.no_new_keyring = no_new_keyring
 
     def _argv(self, *args: str) -> list[str]:
-        return [self._binary, "--root", self.root, "--log", self.log_path, "--log-format", "json", *args]
+        systemd = ["--systemd-cgroup"] if self.systemd_cgroup else []
+        return [self.binary, "--root", self.root, "--log", self.log_path, "--log-format", "json", *systemd, *args]
 
     async def _run(
         self,
@@ -100,7 +114,10 @@ class Runc:
 
     async def create(self, id: str, *, bundle: str, pid_file: str, stdio: tuple[int, int, int]) -> int:
         """``runc create``; the container's stdio are ``stdio``. Returns the init pid."""
-        await self._run("create", ["--bundle", bundle, "--pid-file", pid_file, id], stdio=stdio, cwd=bundle)
+        flags = [*(["--no-pivot"] if self.no_pivot else []), *(["--no-new-keyring"] if self.no_new_keyring else [])]
+        await self._run(
+            "create", [*flags, "--bundle", bundle, "--pid-file", pid_file, id], stdio=stdio, cwd=bundle
+        )
         return read_pid(pid_file)
 
     async def start(self, id: str) -> None:
@@ -138,7 +155,9 @@ def read_pid(path: str) -> int:
         raise RuncError("pid-file", 0, f"{path} holds {text!r}, not a pid") from None
 
 
-def delete_force_sync(root: str, id: str, *, log_path: str, timeout: float = 4.0) -> None:
+def delete_force_sync(
+    root: str, id: str, *, log_path: str, binary: str = RUNC_BINARY, timeout: float = 4.0
+) -> None:
     """``runc delete --force`` without an event loop (the ``delete`` action).
 
     Best effort and bounded: skipped when runc has no state for ``id`` (the
@@ -147,12 +166,13 @@ def delete_force_sync(root: str, id: str, *, log_path: str, timeout: float = 4.0
     """
     if not os.path.exists(os.path.join(root, id)):
         return
-    argv = [RUNC_BINARY, "--root", root, "--log", log_path, "--log-format", "json", "delete", "--force", id]
+    argv = [binary, "--root", root, "--log", log_path, "--log-format", "json", "delete", "--force", id]
     devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     try:
         actions = [(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)]
         try:
-            pid = os.posix_spawnp(RUNC_BINARY, argv, os.environ, file_actions=actions)
+            spawn = os.posix_spawn if os.sep in binary else os.posix_spawnp
+            pid = spawn(binary, argv, os.environ, file_actions=actions)
         except OSError:
             return
     finally:

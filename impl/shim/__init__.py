@@ -74,6 +74,13 @@ if TYPE_CHECKING:
         read_spec as read_spec,
         rootfs_path as rootfs_path,
     )
+    from ._bootstrap import (
+        OPTIONS_FILE as OPTIONS_FILE,
+        read_fields as read_fields,
+        read_options_file as read_options_file,
+    )
+    from ._cgroup import join_cgroup as join_cgroup
+    from ._identifiers import validate_id as validate_id
     from ._serve import (
         SHUTDOWN_GRACE as SHUTDOWN_GRACE,
         TaskPlugin as TaskPlugin,
@@ -155,6 +162,11 @@ _LAZY = {
     "parse_spec": "._bundle",
     "read_spec": "._bundle",
     "rootfs_path": "._bundle",
+    "OPTIONS_FILE": "._bootstrap",
+    "read_fields": "._bootstrap",
+    "read_options_file": "._bootstrap",
+    "join_cgroup": "._cgroup",
+    "validate_id": "._identifiers",
     # Serving-side names (they import asyncio, and some protobuf).
     "SHUTDOWN_GRACE": "._serve",
     "TaskPlugin": "._serve",
@@ -201,6 +213,7 @@ __all__ = [
     "LISTENER_FD",
     "LogrusFormatter",
     "MountSpec",
+    "OPTIONS_FILE",
     "ParsedOptions",
     "Process",
     "ProcessIO",
@@ -233,6 +246,7 @@ __all__ = [
     "exit_status",
     "is_mounted",
     "join_in_root",
+    "join_cgroup",
     "mount_all",
     "mount_one",
     "open_stdio",
@@ -243,6 +257,8 @@ __all__ = [
     "program_command",
     "read_address",
     "read_spec",
+    "read_fields",
+    "read_options_file",
     "remove_socket",
     "rootfs_path",
     "run",
@@ -254,6 +270,7 @@ __all__ = [
     "start_serving_shim",
     "unmount_all",
     "unmount_rootfs",
+    "validate_id",
     "write_address",
 ]
 

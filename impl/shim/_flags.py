@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         debug: bool = False
         version: bool = False
         action: str = ""
+        info: bool = False
 
 else:
 
@@ -53,7 +54,7 @@ else:
         """
 
         __slots__ = ()
-        _fields = ("namespace", "id", "address", "publish_binary", "bundle", "socket", "debug", "version", "action")
+        _fields = ("namespace", "id", "address", "publish_binary", "bundle", "socket", "debug", "version", "action", "info")
 
         def __new__(
             cls,
@@ -66,8 +67,11 @@ else:
             debug=False,
             version=False,
             action="",
+            info=False,
         ):
-            return tuple.__new__(cls, (namespace, id, address, publish_binary, bundle, socket, debug, version, action))
+            return tuple.__new__(
+                cls, (namespace, id, address, publish_binary, bundle, socket, debug, version, action, info)
+            )
 
         def __getnewargs__(self):
             return tuple(self)
@@ -109,6 +113,7 @@ _FLAGS: Final[dict[str, tuple[str, bool, str]]] = {
     "bundle": ("bundle", False, "path to the bundle if not workdir"),
     "debug": ("debug", True, "enable debug output in logs"),
     "id": ("id", False, "id of the task"),
+    "info": ("info", True, "print a RuntimeInfo protobuf (stdin: the options Any) and exit"),
     "namespace": ("namespace", False, "namespace that owns the shim"),
     "publish-binary": (
         "publish_binary",
@@ -127,7 +132,7 @@ def parse_flags(args: list[str] | tuple[str, ...]) -> ShimFlags:
     """Parse ``args`` (without the program name).
 
     Raises ``FlagError`` with Go's wording for syntax errors, and for what the
-    shim itself rejects: an empty ``-namespace`` (unless ``-v``), an unknown
+    shim itself rejects: an empty ``-namespace`` (unless ``-v`` or ``-info``), an unknown
     action, or arguments after the action. Raises ``HelpRequested`` for
     ``-h``/``-help``.
     """
@@ -181,8 +186,9 @@ def parse_flags(args: list[str] | tuple[str, ...]) -> ShimFlags:
         debug=bool(values.get("debug", False)),
         version=bool(values.get("version", False)),
         action=action,
+        info=bool(values.get("info", False)),
     )
-    if flags.version:
+    if flags.version or flags.info:
         return flags
     if action not in ACTIONS:
         raise FlagError(f'unknown action "{action}": want "start", "delete" or none (serve)')

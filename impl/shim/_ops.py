@@ -63,6 +63,7 @@ class Process:
         stderr: str = "",
         terminal: bool = False,
         spec: bytes = b"",
+        options: tuple[str, bytes] | None = None,
     ) -> None:
         self.container_id = container_id
         """The task's id (containerd's container id)."""
@@ -76,6 +77,8 @@ class Process:
         self.terminal = terminal
         self.spec = spec
         """An exec's OCI process spec (JSON, as containerd sent it); empty for init."""
+        self.options = options
+        """The runtime options as ``(type_url, value)``: Create's, else those ``start`` got; ``None`` without any."""
         self.pid = 0
         self.state = ProcessState.CREATED
         self.exit_status = 0

@@ -45,13 +45,26 @@ class ShimOptions:
     ``(bundle, namespace, id)``, returns ``(pid, exit_status, exited_at_ns)``
     which the runner encodes as the ``DeleteResponse`` without protobuf.
     ``None`` (default) calls ``init(...).cleanup()``.
+
+    ``shim_version``: the shim API version ``start`` announces. 2 (default)
+    answers the bare address every containerd accepts; 3 (containerd 2.x
+    only: 1.6 and 1.7 refuse it) answers ``{"version":3,...}`` JSON, or a
+    ``BootstrapResult`` with version 3 to a 2.3 caller, and containerd then
+    calls ``containerd.task.v3.Task``. ``SHIMTYPES_SHIM_VERSION`` in the
+    environment overrides it for one install.
+
+    ``before_serve``: called in the serving process with the bundle path,
+    once logging is set up and before anything is served (joining the shim
+    cgroup the runtime options name, say); raising stops the shim.
     """
 
-    __slots__ = ("cleanup", "preload", "serving")
+    __slots__ = ("before_serve", "cleanup", "preload", "serving", "shim_version")
 
     serving: Literal["zygote", "fork", "exec"] | None
     preload: tuple[str, ...]
     cleanup: Callable[[str, str, str], tuple[int, int, int]] | None
+    shim_version: int
+    before_serve: Callable[[str], None] | None
 
     def __init__(
         self,
@@ -59,15 +72,24 @@ class ShimOptions:
         serving: Literal["zygote", "fork", "exec"] | None = None,
         preload: Sequence[str] = (),
         cleanup: Callable[[str, str, str], tuple[int, int, int]] | None = None,
+        shim_version: int = 2,
+        before_serve: Callable[[str], None] | None = None,
     ) -> None:
         if serving is not None and serving not in SERVING_MODES:
             raise ValueError(f"ShimOptions.serving: {serving!r} is not one of {', '.join(SERVING_MODES)} or None")
         object.__setattr__(self, "serving", serving)
         object.__setattr__(self, "preload", tuple(preload))
+        if shim_version not in (2, 3):
+            raise ValueError(f"ShimOptions.shim_version: {shim_version!r} is not 2 or 3")
         object.__setattr__(self, "cleanup", cleanup)
+        object.__setattr__(self, "shim_version", shim_version)
+        object.__setattr__(self, "before_serve", before_serve)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"ShimOptions is immutable (setting {name!r})")
 
     def __repr__(self) -> str:
-        return f"ShimOptions(serving={self.serving!r}, preload={self.preload!r}, cleanup={self.cleanup!r})"
+        return (
+            f"ShimOptions(serving={self.serving!r}, preload={self.preload!r}, "
+            f"cleanup={self.cleanup!r}, shim_version={self.shim_version!r})"
+        )

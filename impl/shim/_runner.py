@@ -94,6 +94,8 @@ class _Runner:
         if flags.version:
             _print_version(prog, self.runtime_id)
             sys.exit(0)
+        if flags.info:
+            sys.exit(self.info())
         if flags.action == "start":
             sys.exit(self.start(flags))
         if flags.action == "delete":
@@ -109,7 +111,7 @@ class _Runner:
         import_asyncio_without_ssl()
         from ._serve import serve
 
-        return serve(self.runtime_id, self.init, flags, early)
+        return serve(self.runtime_id, self.init, flags, early, before=self.options.before_serve)
 
     def become(self, args: list[str]) -> int:
         """The body of a forked serving process (from ``start`` or a zygote)."""
@@ -135,10 +137,19 @@ class _Runner:
 
     def start(self, flags: ShimFlags) -> int:
         try:
+            received = None
+            data = _read_stdin()
+            if data:
+                from ._bootstrap import parse_start_stdin, write_options_file
+
+                received = parse_start_stdin(data, flags.id, flags.namespace)
+                write_options_file(os.path.abspath(flags.bundle or os.getcwd()), received.options)
             if self.options.serving is not None:
+                from ._address import SOCKET_DIR
                 from ._start import start_serving
 
                 address = start_serving(
+                    socket_dir=received.socket_dir if received is not None and received.socket_dir else SOCKET_DIR,
                     id=flags.id,
                     namespace=flags.namespace,
                     address=flags.address,
@@ -152,10 +163,32 @@ class _Runner:
             given: object = address  # untyped runtimes exist: check what really came back
             if not isinstance(given, str) or not given:
                 raise RuntimeError(f"start_shim returned {given!r}, want a non-empty address")
+            version = _shim_version(self.options.shim_version)
         except Exception as exc:
             return _fail(self.runtime_id, "start", exc)
-        sys.stdout.write(address)
+        if received is not None and received.bootstrap:
+            from ._bootstrap import encode_bootstrap_result
+
+            sys.stdout.buffer.write(encode_bootstrap_result(version, address))
+        elif version == 3:
+            sys.stdout.write(f'{{"version":3,"address":"{_json_escape(address)}","protocol":"ttrpc"}}')
+        else:
+            sys.stdout.write(address)
         sys.stdout.flush()
+        return 0
+
+    # -- -info -------------------------------------------------------------------
+
+    def info(self) -> int:
+        """``-info`` (containerd 2.x): a ``RuntimeInfo`` on stdout, the stdin options echoed; no asyncio."""
+        from ._bootstrap import encode_runtime_info
+
+        try:
+            data = _read_stdin()
+            sys.stdout.buffer.write(encode_runtime_info(self.runtime_id, _package_version(), options=data or None))
+        except Exception as exc:
+            return _fail(self.runtime_id, "info", exc)
+        sys.stdout.buffer.flush()
         return 0
 
     def _start_shim(self, flags: ShimFlags) -> str:
@@ -200,6 +233,38 @@ class _Runner:
         return 0
 
 
+SHIM_VERSION_ENV = "SHIMTYPES_SHIM_VERSION"
+"""Overrides ``ShimOptions.shim_version`` (``2`` or ``3``) for one install."""
+
+
+def _shim_version(default: int) -> int:
+    value = os.environ.get(SHIM_VERSION_ENV, "")
+    if not value:
+        return default
+    if value not in ("2", "3"):
+        raise ValueError(f"{SHIM_VERSION_ENV}={value!r}: want 2 or 3")
+    return int(value)
+
+
+def _json_escape(text: str) -> str:
+    return "".join(c if c.isprintable() and c not in '"\\' else f"\\u{ord(c):04x}" for c in text)
+
+
+def _read_stdin() -> bytes:
+    """All of stdin when containerd gave a pipe or file (``/dev/null`` reads empty); nothing from a terminal."""
+    try:
+        if os.isatty(0):
+            return b""
+        chunks: list[bytes] = []
+        while True:
+            chunk = os.read(0, 65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    except OSError:
+        return b""
+
+
 def _fail(runtime_id: str, action: str, exc: BaseException) -> int:
     detail = str(exc) or type(exc).__name__
     sys.stderr.write(f"{runtime_id}: {action}: {detail}\n")
@@ -235,13 +300,17 @@ def _remove_dead_socket(bundle: str, checks: int = 10, interval: float = 0.02) -
             time.sleep(interval)
 
 
-def _print_version(prog: str, runtime_id: str) -> None:
+def _package_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        ver = version("shimtypes")
+        return version("shimtypes")
     except PackageNotFoundError:
-        ver = "unknown"
+        return "unknown"
+
+
+def _print_version(prog: str, runtime_id: str) -> None:
+    ver = _package_version()
     sys.stdout.write(
         f"{prog}:\n  Runtime:  {runtime_id}\n  Version:  {ver}\n"
         f"  Python version: {sys.version.split()[0]}\n"

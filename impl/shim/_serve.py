@@ -20,7 +20,7 @@ import os
 import signal
 import socket
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from impl.loader import LoadPolicy, load
@@ -37,7 +37,7 @@ from ._process import LISTENER_FD, EarlySignals
 from ._publisher import RemotePublisher
 from ._reaper import Reaper
 
-__all__ = ["SHUTDOWN_GRACE", "TaskPlugin", "serve", "set_child_subreaper", "shim_plugins"]
+__all__ = ["SHUTDOWN_GRACE", "TASK_V3_SERVICE_NAME", "TaskPlugin", "serve", "set_child_subreaper", "shim_plugins"]
 
 PR_SET_CHILD_SUBREAPER: Final = 36
 
@@ -45,6 +45,9 @@ SHUTDOWN_GRACE: Final = 3.0
 """Seconds in-flight calls get to finish on exit (containerd's Shutdown RPC timeout)."""
 
 _log = logging.getLogger("impl.shim")
+
+TASK_V3_SERVICE_NAME: Final = "containerd.task.v3.Task"
+"""containerd 2.x's name for the same task API (same methods, messages and field numbers)."""
 
 
 def set_child_subreaper() -> None:
@@ -62,10 +65,12 @@ class TaskPlugin:
         self.service = service
 
     def register_ttrpc(self, server: TTRPCServer, /) -> None:
-        """Serve the task service as ``containerd.task.v2.Task``."""
+        """Serve the task service as ``containerd.task.v2.Task`` and, the same handlers, ``containerd.task.v3.Task``."""
         from impl.ttrpc import bind_task_service
 
-        server.register_service(TASK_SERVICE_NAME, bind_task_service(self.service))
+        handlers = bind_task_service(self.service)
+        server.register_service(TASK_SERVICE_NAME, handlers)
+        server.register_service(TASK_V3_SERVICE_NAME, dict(handlers))
 
 
 def shim_plugins(
@@ -87,7 +92,14 @@ def shim_plugins(
     return registry
 
 
-def serve(runtime_id: str, init: Init, flags: ShimFlags, early: EarlySignals | None = None) -> int:
+def serve(
+    runtime_id: str,
+    init: Init,
+    flags: ShimFlags,
+    early: EarlySignals | None = None,
+    *,
+    before: Callable[[str], None] | None = None,
+) -> int:
     """Run the serving process to completion; returns the exit status.
 
     ``early`` holds the stop requests that arrived while the process was
@@ -95,6 +107,12 @@ def serve(runtime_id: str, init: Init, flags: ShimFlags, early: EarlySignals | N
     """
     ctx = shim_context(flags)
     setup_logging(ctx.bundle, runtime_id, debug=flags.debug)
+    if before is not None:
+        try:
+            before(ctx.bundle)
+        except Exception:
+            _log.exception("preparing the serving shim failed")
+            return 1
     try:
         set_child_subreaper()
     except OSError as exc:

@@ -39,7 +39,37 @@ if TYPE_CHECKING:
 else:
     import _signal  # ``signal`` itself imports enum: ~5 ms of the start path
 
-__all__ = ["ADDRESS_FILE", "adjust_oom_score", "start_serving", "start_serving_shim"]
+__all__ = ["ADDRESS_FILE", "GROUP_ANNOTATIONS", "adjust_oom_score", "group_of", "start_serving", "start_serving_shim"]
+
+GROUP_ANNOTATIONS = ("io.containerd.runc.v2.group", "io.kubernetes.cri.sandbox-id")
+"""Spec annotations naming the shim group (a pod), first match wins: runc's own, then CRI's sandbox."""
+
+
+def group_of(bundle: str) -> str:
+    """The group the container in ``bundle`` belongs to (``GROUP_ANNOTATIONS`` of its ``config.json``), or "".
+
+    A container of a group is served by the group's shim: ``start`` answers
+    the address computed from the group id instead of starting another.
+    """
+    path = os.path.join(bundle, "config.json")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return ""
+    if b"io.containerd.runc.v2.group" not in data and b"io.kubernetes.cri.sandbox-id" not in data:
+        return ""  # the common case decides without importing json
+    import json
+
+    try:
+        annotations = json.loads(data).get("annotations") or {}
+    except (ValueError, AttributeError) as err:
+        raise ValueError(f"{path}: not an OCI spec: {err}") from None
+    for key in GROUP_ANNOTATIONS:
+        value = annotations.get(key) if isinstance(annotations, dict) else None
+        if isinstance(value, str) and value:
+            return value
+    return ""
 
 
 def start_serving_shim(
@@ -91,10 +121,13 @@ def start_serving(
     ``serving`` is ``exec``, ``fork`` or ``zygote`` (see ``ShimOptions``);
     forking needs ``become(args)``, the serving process's body, and the
     default ``command`` and ``env``. ``SHIMTYPES_ZYGOTE`` in the environment
-    downgrades the mode (``0``: no zygote; ``exec``: no fork).
+    downgrades the mode (``0``: no zygote; ``exec``: no fork). A container
+    of a group (``group_of`` the working directory, the bundle) gets the
+    group's socket: its live shim is answered, else one is started there.
     """
     grpc_address = address
-    address = socket_address(grpc_address, namespace, id, socket_dir=socket_dir)
+    group = group_of(os.getcwd()) or id
+    address = socket_address(grpc_address, namespace, group, socket_dir=socket_dir)
     try:
         listener = bind_socket(address)
     except AddressInUseError:

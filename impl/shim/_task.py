@@ -37,6 +37,8 @@ from shimtypes.pb import task_events_pb2 as events
 from shimtypes.pb import task_pb2 as task
 from shimtypes.pb import task_types_pb2 as types
 
+from ._bootstrap import read_options_file
+from ._identifiers import validate_id, validate_path, validate_stdio
 from ._mount import MountSpec, mount_all, unmount_all
 from ._ops import (
     Process,
@@ -89,9 +91,19 @@ def _boundary(
     so the service is a ``shimtypes.TaskService`` to mypy and pyright alike.
     """
 
+    name = method.__name__
+    id_optional = name in ("connect", "shutdown")  # asked of the shim, not of one task
+
     @functools.wraps(method)
     async def call(self: ProcessTaskService, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
+            request = args[0] if args else None
+            id = getattr(request, "id", "")
+            if id or not id_optional:
+                validate_id(id, f"{name}: id")
+            exec_id = getattr(request, "exec_id", "")
+            if exec_id:
+                validate_id(exec_id, f"{name}: exec id")
             return await method(self, *args, **kwargs)
         except TTRPCError:
             raise
@@ -128,8 +140,24 @@ class _Record:
         self.held_exit: Exit | None = None
 
 
+class _Container:
+    """One container the shim serves: its bundle, processes by exec id ("" = init), mounted rootfs."""
+
+    __slots__ = ("bundle", "id", "mounted_rootfs", "records")
+
+    def __init__(self, id: str, bundle: str) -> None:
+        self.id = id
+        self.bundle = bundle
+        self.records: dict[str, _Record] = {}
+        self.mounted_rootfs = ""
+
+
 class ProcessTaskService:
-    """``shimtypes.TaskService`` for one container whose processes ``ops`` runs.
+    """``shimtypes.TaskService`` for the containers whose processes ``ops`` runs.
+
+    One shim may serve several containers (a pod: containerd's ``start``
+    answered the group's shim, or a 2.x sandbox connection): each
+    ``Create`` adds one, keyed by its id; ``Shutdown`` waits for the last.
 
     ``ops(context, service)`` makes the runtime (a ``ProcessOps``, plus any
     of the optional ``Supports*`` protocols). Build the service in the
@@ -145,12 +173,12 @@ class ProcessTaskService:
     ) -> None:
         self.context = context
         self.id: str = context.id
-        """The container id this shim serves."""
+        """The id the shim was started for (the first container, the pod's sandbox)."""
         self._publisher = publisher
         self._shutdown = shutdown
         self.bundle: str = context.bundle
-        self._records: dict[str, _Record] = {}
-        self._mounted_rootfs = ""
+        """The bundle the shim was started in."""
+        self._containers: dict[str, _Container] = {}
         self._exits: asyncio.Task[None] | None = None
         self._inflight = 0
         self._unmatched: dict[int, Exit] = {}
@@ -160,8 +188,8 @@ class ProcessTaskService:
     # -- what a runtime may use ---------------------------------------------
 
     def processes(self) -> list[Process]:
-        """The task's processes (init first), in every state until deleted."""
-        return [r.process for r in self._records.values()]
+        """Every served container's processes (each init first), in every state until deleted."""
+        return [r.process for c in self._containers.values() for r in c.records.values()]
 
     async def publish(self, topic: str, event: Message) -> None:
         """Publish ``event``; a failure is logged, never raised (events are best effort)."""
@@ -170,9 +198,9 @@ class ProcessTaskService:
         except Exception:
             log.exception("publishing %s for %s failed", topic, self.id)
 
-    async def publish_oom(self) -> None:
-        """Tell containerd the container hit its memory limit (``/tasks/oom``; CRI's only OOM signal)."""
-        await self.publish("/tasks/oom", events.TaskOOM(container_id=self.id))
+    async def publish_oom(self, container_id: str = "") -> None:
+        """Tell containerd a container (default: the first) hit its memory limit (``/tasks/oom``; CRI's only OOM signal)."""
+        await self.publish("/tasks/oom", events.TaskOOM(container_id=container_id or self.id))
 
     def reaper(self) -> Reaper:
         """The shim's reaper, with this service's exit subscription in place (call in the loop)."""
@@ -193,7 +221,7 @@ class ProcessTaskService:
                 log.exception("handling the exit of pid %d failed", ev.pid)
 
     def _find_pid(self, pid: int) -> _Record | None:
-        for rec in self._records.values():
+        for rec in (r for c in self._containers.values() for r in c.records.values()):
             if rec.process.pid == pid and rec.process.state != STOPPED:
                 return rec
         return None
@@ -238,7 +266,7 @@ class ProcessTaskService:
         await self.publish(
             "/tasks/exit",
             events.TaskExit(
-                container_id=self.id,
+                container_id=proc.container_id,
                 id=proc.id,
                 pid=proc.pid,
                 exit_status=ev.status,
@@ -251,17 +279,22 @@ class ProcessTaskService:
 
     # -- lookups ----------------------------------------------------------------
 
+    def _container(self, id: str) -> _Container:
+        container = self._containers.get(id)
+        if container is None:
+            raise errdefs.NotFound(f"task {id!r} not found")
+        return container
+
     def _record(self, id: str, exec_id: str = "") -> _Record:
-        if id != self.id:
-            raise errdefs.NotFound(f"task {id!r} not found (this shim serves {self.id!r})")
-        rec = self._records.get(exec_id)
+        rec = self._container(id).records.get(exec_id)
         if rec is None:
             what = f"exec {exec_id!r} of task {id!r}" if exec_id else f"task {id!r}"
             raise errdefs.NotFound(f"{what} not found")
         return rec
 
-    def _init(self) -> _Record | None:
-        return self._records.get("")
+    def _init(self, id: str) -> _Record | None:
+        container = self._containers.get(id)
+        return container.records.get("") if container is not None else None
 
     def _open_io(self, proc: Process) -> ProcessIO:
         if proc.terminal:
@@ -280,18 +313,21 @@ class ProcessTaskService:
     @_boundary
     async def create(self, request: task.CreateTaskRequest, /) -> task.CreateTaskResponse:
         """Create the init process: mount the rootfs, open stdio, ``ops.create``; publishes TaskCreate."""
-        if request.id != self.id:
-            raise errdefs.InvalidArgument(f"create: id {request.id!r} is not this shim's {self.id!r}")
-        if "" in self._records:
+        if request.id in self._containers:
             raise errdefs.AlreadyExists(f"task {request.id!r} already exists")
         if request.checkpoint:
             raise errdefs.NotImplemented("create: restoring a checkpoint is not supported")
-        bundle = request.bundle or self.bundle
+        if request.bundle:
+            validate_path(request.bundle, f"create {request.id!r}: bundle")
+        for field in ("stdin", "stdout", "stderr"):
+            validate_stdio(getattr(request, field), f"create {request.id!r}: {field}")
+        bundle = request.bundle or (self.bundle if request.id == self.id else "")
+        if not bundle:
+            raise errdefs.InvalidArgument(f"create {request.id!r}: no bundle")
         if not os.path.isdir(bundle):
             raise errdefs.NotFound(f"create {request.id!r}: bundle {bundle!r} not found")
         if not os.path.isfile(os.path.join(bundle, "config.json")):
             raise errdefs.NotFound(f"create {request.id!r}: {os.path.join(bundle, 'config.json')!r} not found")
-        self.bundle = bundle
         self.reaper()  # reaping starts before the runtime starts anything
         proc = Process(
             request.id,
@@ -301,9 +337,16 @@ class ProcessTaskService:
             stdout=request.stdout,
             stderr=request.stderr,
             terminal=request.terminal,
+            options=(
+                (request.options.type_url, request.options.value)
+                if request.options.type_url
+                else read_options_file(bundle)
+            ),
         )
         rec = _Record(proc)
-        self._records[""] = rec  # reserve the id while the runtime works
+        container = _Container(request.id, bundle)
+        container.records[""] = rec
+        self._containers[request.id] = container  # reserve the id while the runtime works
         rootfs = os.path.join(bundle, "rootfs")
         try:
             if request.rootfs:
@@ -312,7 +355,7 @@ class ProcessTaskService:
                     mount_all(specs, rootfs)
                 except OSError as err:
                     raise errdefs.Internal(f"create {request.id!r}: {err}") from None
-                self._mounted_rootfs = rootfs
+                container.mounted_rootfs = rootfs
             io = self._open_io(proc)
             self._inflight += 1
             try:
@@ -325,8 +368,8 @@ class ProcessTaskService:
             io.close_child_ends()
             proc.io = io
         except BaseException:
-            del self._records[""]
-            self._unmount()
+            del self._containers[request.id]
+            self._unmount(container)
             raise
         await self.publish(
             "/tasks/create",
@@ -357,16 +400,16 @@ class ProcessTaskService:
         try:
             await self.ops.start(proc)
             proc.state = RUNNING
-            await self.publish("/tasks/start", events.TaskStart(container_id=self.id, pid=proc.pid))
+            await self.publish("/tasks/start", events.TaskStart(container_id=proc.container_id, pid=proc.pid))
         finally:
             await self._release_held_exit(rec)
         return task.StartResponse(pid=proc.pid)
 
     async def _start_exec(self, rec: _Record) -> task.StartResponse:
         proc = rec.process
-        init = self._init()
+        init = self._init(proc.container_id)
         if init is None or init.process.state != RUNNING:
-            raise errdefs.FailedPrecondition(f"exec {proc.exec_id!r}: task {self.id!r} is not running")
+            raise errdefs.FailedPrecondition(f"exec {proc.exec_id!r}: task {proc.container_id!r} is not running")
         self.reaper()
         io = self._open_io(proc)
         rec.starting = True
@@ -384,7 +427,7 @@ class ProcessTaskService:
         proc.state = RUNNING
         await self.publish(
             "/tasks/exec-started",
-            events.TaskExecStarted(container_id=self.id, exec_id=proc.exec_id, pid=proc.pid),
+            events.TaskExecStarted(container_id=proc.container_id, exec_id=proc.exec_id, pid=proc.pid),
         )
         await self._release_held_exit(rec)
         await self._claim_early_exit(rec)
@@ -394,11 +437,12 @@ class ProcessTaskService:
     async def exec(self, request: task.ExecProcessRequest, /) -> Empty:
         """Add an exec process (its OCI process spec); publishes TaskExecAdded."""
         init = self._record(request.id)
-        if not request.exec_id:
-            raise errdefs.InvalidArgument(f"exec in {request.id!r}: exec_id is empty")
-        if "/" in request.exec_id or request.exec_id in (".", ".."):
-            raise errdefs.InvalidArgument(f"exec id {request.exec_id!r} is not a valid identifier")
-        if request.exec_id in self._records:
+        container = self._container(request.id)
+        if not request.exec_id:  # a non-empty one was validated with every id (_boundary)
+            raise errdefs.InvalidArgument(f"exec in {request.id!r}: exec id must not be empty")
+        for field in ("stdin", "stdout", "stderr"):
+            validate_stdio(getattr(request, field), f"exec {request.exec_id!r}: {field}")
+        if request.exec_id in container.records:
             raise errdefs.AlreadyExists(f"exec {request.exec_id!r} already exists in {request.id!r}")
         if init.process.state == STOPPED:
             raise errdefs.FailedPrecondition(f"exec in {request.id!r}: task is stopped")
@@ -408,30 +452,33 @@ class ProcessTaskService:
         proc = Process(
             request.id,
             request.exec_id,
-            self.bundle,
+            container.bundle,
             stdin=request.stdin,
             stdout=request.stdout,
             stderr=request.stderr,
             terminal=request.terminal,
             spec=request.spec.value,
         )
-        self._records[request.exec_id] = _Record(proc)
-        await self.publish("/tasks/exec-added", events.TaskExecAdded(container_id=self.id, exec_id=request.exec_id))
+        container.records[request.exec_id] = _Record(proc)
+        await self.publish(
+            "/tasks/exec-added", events.TaskExecAdded(container_id=request.id, exec_id=request.exec_id)
+        )
         return Empty()
 
     @_boundary
     async def delete(self, request: task.DeleteRequest, /) -> task.DeleteResponse:
         """Delete a stopped or never-started process; for init also the mounts and every exec (TaskDelete)."""
         rec = self._record(request.id, request.exec_id)
+        container = self._container(request.id)
         proc = rec.process
         if proc.state in (RUNNING, PAUSED) or rec.starting:
             raise errdefs.FailedPrecondition(f"delete {proc.id!r}: process is running")
         if proc.exec_id:
             if proc.state == CREATED:
-                del self._records[proc.exec_id]  # never started: nothing of it exists
+                del container.records[proc.exec_id]  # never started: nothing of it exists
             else:
                 await self.ops.delete(proc)
-                del self._records[proc.exec_id]
+                del container.records[proc.exec_id]
             if proc.io is not None:
                 proc.io.close()
             return task.DeleteResponse(pid=proc.pid, exit_status=proc.exit_status, exited_at=_timestamp(proc.exited_at))
@@ -441,7 +488,7 @@ class ProcessTaskService:
                 await asyncio.wait_for(rec.exited.wait(), DELETE_EXIT_TIMEOUT)
             except TimeoutError:
                 await self._finish(rec, Exit(proc.pid, 128 + signal.SIGKILL, time.time()))
-        for other in list(self._records.values()):
+        for other in list(container.records.values()):
             if other.process.exec_id and other.process.state != CREATED:
                 try:
                     await self.ops.delete(other.process)
@@ -449,25 +496,31 @@ class ProcessTaskService:
                     log.exception("deleting %s failed", other.process)
             if other.process.io is not None:
                 other.process.io.close()
-        self._records.clear()
-        self._unmount()
+        container.records.clear()
+        del self._containers[request.id]
+        self._unmount(container)
         exited_at = _timestamp(proc.exited_at)
         await self.publish(
             "/tasks/delete",
             events.TaskDelete(
-                container_id=self.id, pid=proc.pid, exit_status=proc.exit_status, exited_at=exited_at, id=self.id
+                container_id=proc.container_id,
+                pid=proc.pid,
+                exit_status=proc.exit_status,
+                exited_at=exited_at,
+                id=proc.container_id,
             ),
         )
         return task.DeleteResponse(pid=proc.pid, exit_status=proc.exit_status, exited_at=exited_at)
 
-    def _unmount(self) -> None:
-        if self._mounted_rootfs:
+    @staticmethod
+    def _unmount(container: _Container) -> None:
+        if container.mounted_rootfs:
             try:
-                unmount_all(self._mounted_rootfs)
+                unmount_all(container.mounted_rootfs)
             except OSError:
-                log.exception("unmounting %s failed", self._mounted_rootfs)
+                log.exception("unmounting %s failed", container.mounted_rootfs)
             else:
-                self._mounted_rootfs = ""
+                container.mounted_rootfs = ""
 
     # -- queries and signals ------------------------------------------------------
 
@@ -477,7 +530,7 @@ class ProcessTaskService:
         proc = self._record(request.id, request.exec_id).process
         return task.StateResponse(
             id=proc.id,
-            bundle=self.bundle,
+            bundle=self._container(request.id).bundle,
             pid=proc.pid,
             status=types.Status.Value(proc.state.name),
             stdin=proc.stdin,
@@ -518,24 +571,29 @@ class ProcessTaskService:
 
     @_boundary
     async def pids(self, request: task.PidsRequest, /) -> task.PidsResponse:
-        """The container's pids (``SupportsPids``, else the init process's alone)."""
+        """The container's pids (``SupportsPids``, else none), always with the init process's.
+
+        containerd's restore deletes a task whose ``Pids`` lacks its init pid
+        as a leaked shim, so the init pid is listed whatever the runtime says.
+        """
         init = self._record(request.id).process
-        if isinstance(self.ops, SupportsPids):
-            pids = await self.ops.pids(init)
-        else:
-            pids = [init.pid] if init.pid and init.state != STOPPED else []
+        pids: list[int] = []
+        if isinstance(self.ops, SupportsPids) and init.state != STOPPED:
+            pids = list(await self.ops.pids(init))
+        if init.pid and init.pid not in pids:
+            pids.insert(0, init.pid)
         return task.PidsResponse(processes=[types.ProcessInfo(pid=p) for p in pids])
 
     @_boundary
     async def connect(self, request: task.ConnectRequest, /) -> task.ConnectResponse:
-        """The shim's pid and the init process's."""
-        init = self._init()
+        """The shim's pid and the init process's of ``request.id``."""
+        init = self._init(request.id)
         return task.ConnectResponse(shim_pid=os.getpid(), task_pid=init.process.pid if init else 0)
 
     @_boundary
     async def shutdown(self, request: task.ShutdownRequest, /) -> Empty:
         """Stop serving once no task is left (containerd asks again after Delete)."""
-        if self._records:
+        if self._containers:
             return Empty()  # containerd asks again once the task is deleted
         if self._exits is not None:
             self._exits.cancel()
@@ -570,7 +628,7 @@ class ProcessTaskService:
             raise errdefs.FailedPrecondition(f"pause {init.id!r}: task is not running")
         await self.ops.pause(init)
         init.state = PAUSED
-        await self.publish("/tasks/paused", events.TaskPaused(container_id=self.id))
+        await self.publish("/tasks/paused", events.TaskPaused(container_id=init.container_id))
         return Empty()
 
     @_boundary
@@ -583,7 +641,7 @@ class ProcessTaskService:
             raise errdefs.FailedPrecondition(f"resume {init.id!r}: task is not paused")
         await self.ops.resume(init)
         init.state = RUNNING
-        await self.publish("/tasks/resumed", events.TaskResumed(container_id=self.id))
+        await self.publish("/tasks/resumed", events.TaskResumed(container_id=init.container_id))
         return Empty()
 
     @_boundary

@@ -27,7 +27,7 @@ async def _codes(path: str, b: Bundle) -> list[tuple[str, Code, str]]:
         calls = {
             "create, missing bundle": t.create(task.CreateTaskRequest(id=b.id, bundle=str(b.path / "gone")), timeout=10),
             "create, no config.json": t.create(task.CreateTaskRequest(id=b.id, bundle=str(b.path)), timeout=10),
-            "create, another id": t.create(task.CreateTaskRequest(id="other", bundle=str(b.path)), timeout=10),
+            "create, invalid id": t.create(task.CreateTaskRequest(id="other/x", bundle=str(b.path)), timeout=10),
             "state, no task": t.state(task.StateRequest(id=b.id), timeout=10),
             "start, no task": t.start(task.StartRequest(id=b.id), timeout=10),
             "kill, no task": t.kill(task.KillRequest(id=b.id, signal=9), timeout=10),
@@ -67,7 +67,7 @@ def test_errors_reach_containerd_as_its_codes(bundle: Bundle) -> None:
     assert codes == {
         "create, missing bundle": Code.NOT_FOUND,
         "create, no config.json": Code.NOT_FOUND,
-        "create, another id": Code.INVALID_ARGUMENT,
+        "create, invalid id": Code.INVALID_ARGUMENT,
         "state, no task": Code.NOT_FOUND,
         "start, no task": Code.NOT_FOUND,
         "kill, no task": Code.NOT_FOUND,

@@ -369,7 +369,8 @@ def test_errors_map_to_containerds_codes(tmp_path: Path) -> None:
     async def body(s: ProcessTaskService, rec: Recorder) -> None:
         err = await expect_code(Code.NOT_FOUND, s.create(task.CreateTaskRequest(id=ID, bundle=str(tmp_path / "gone"))))
         assert str(tmp_path / "gone") in err.message
-        await expect_code(Code.INVALID_ARGUMENT, s.create(task.CreateTaskRequest(id="other", bundle=bundle)))
+        await expect_code(Code.INVALID_ARGUMENT, s.create(task.CreateTaskRequest(id="other/x", bundle=bundle)))
+        await expect_code(Code.INVALID_ARGUMENT, s.create(task.CreateTaskRequest(id="other", bundle="rel")))
         await expect_code(
             Code.NOT_FOUND, s.create(task.CreateTaskRequest(id=ID, bundle=bundle, stdout=str(tmp_path / "no-fifo")))
         )
@@ -455,3 +456,52 @@ def test_task_shim_is_a_task_service_built_lazily(tmp_path: Path) -> None:
     assert isinstance(shim.service, ProcessTaskService) and made == [shim.service]
     response = shim.cleanup()
     assert (response.pid, response.exit_status) == (0, 137)
+
+
+# -- one shim, many containers (a pod) --------------------------------------------------
+
+
+def test_one_service_serves_a_pod_and_shuts_down_after_the_last(tmp_path: Path) -> None:
+    """Containers keyed by id, each with its own bundle and events; ``Shutdown`` waits for the last."""
+    bundles = {}
+    for id, args in (("sandbox", ("/bin/sleep", "60")), ("app", ("/bin/sh", "-c", "exit 7"))):
+        (tmp_path / id).mkdir()
+        bundles[id] = bundle_with(tmp_path / id, *args)
+    recorder = Recorder()
+    shut: list[bool] = []
+
+    async def main() -> None:
+        ctx = ShimContext(
+            id="sandbox", namespace="t", bundle=bundles["sandbox"], address="", ttrpc_address="", containerd_binary=""
+        )
+        s = ProcessTaskService(ctx, recorder, lambda: shut.append(True), lambda c, svc: ShOps(svc))
+        try:
+            pids = {}
+            for id in ("sandbox", "app"):
+                pids[id] = (await s.create(task.CreateTaskRequest(id=id, bundle=bundles[id]))).pid
+                await s.start(task.StartRequest(id=id))
+            assert pids["sandbox"] != pids["app"]
+            assert (await s.wait(task.WaitRequest(id="app"))).exit_status == 7
+            state = await s.state(task.StateRequest(id="sandbox"))
+            assert (state.status, state.bundle) == (types.RUNNING, bundles["sandbox"])
+            assert (await s.state(task.StateRequest(id="app"))).bundle == bundles["app"]
+            assert (await s.connect(task.ConnectRequest(id="app"))).task_pid == pids["app"]
+            await s.delete(task.DeleteRequest(id="app"))
+            await s.shutdown(task.ShutdownRequest(id="app"))
+            assert shut == [], "Shutdown with a container left does nothing"
+            await expect_code(Code.NOT_FOUND, s.state(task.StateRequest(id="app")))
+            await s.kill(task.KillRequest(id="sandbox", signal=signal.SIGKILL))
+            await s.wait(task.WaitRequest(id="sandbox"))
+            await s.delete(task.DeleteRequest(id="sandbox"))
+            await s.shutdown(task.ShutdownRequest(id="sandbox"))
+            assert shut == [True]
+        finally:
+            for proc in s.processes():
+                if proc.pid and proc.state != ProcessState.STOPPED:
+                    os.kill(proc.pid, signal.SIGKILL)
+
+    asyncio.run(main())
+    exits = {getattr(e, "container_id"): getattr(e, "exit_status") for e in recorder.of("/tasks/exit")}
+    assert exits == {"app": 7, "sandbox": 128 + signal.SIGKILL}
+    for topic in ("/tasks/create", "/tasks/start", "/tasks/delete"):
+        assert sorted(getattr(e, "container_id") for e in recorder.of(topic)) == ["app", "sandbox"], topic
