@@ -56,8 +56,8 @@ class Budget:
     __slots__ = ("used", "limit")
 
     def __init__(self, limit: int = CONNECTION_BUFFER) -> None:
-        self.used = 0
-        self.limit = limit
+        self.used: int = 0
+        self.limit: int = limit
 
 
 class _Inbox:
@@ -66,7 +66,7 @@ class _Inbox:
     __slots__ = ("stream_id", "_queue", "_size", "_budget", "_closed", "_error", "_waiter", "_sent", "_ended")
 
     def __init__(self, stream_id: int, budget: Budget) -> None:
-        self.stream_id = stream_id
+        self.stream_id: int = stream_id
         self._queue: deque[bytes] = deque()
         self._size = 0
         self._budget = budget

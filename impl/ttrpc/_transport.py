@@ -74,12 +74,12 @@ class FrameProtocol(asyncio.BufferedProtocol):
 
     def __init__(self) -> None:
         self.transport: StreamTransport | None = None
-        self.lost = False
+        self.lost: bool = False
         """The connection is gone (connection_lost ran, or it was refused)."""
-        self.batching = False
+        self.batching: bool = False
         self.out: list[bytes] = []
         self._out_size = 0
-        self.loop = asyncio.get_running_loop()
+        self.loop: asyncio.AbstractEventLoop = asyncio.get_running_loop()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = stream_transport(transport)
