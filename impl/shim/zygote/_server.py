@@ -10,7 +10,7 @@ import os
 import sys
 
 from .._process import detach_serving_child, exit_with
-from ._client import ENV_IDLE, ENV_SOCKET, INT_SIZE, PER_SHIM
+from ._client import ENV_IDLE, ENV_SOCKET, GO_AHEAD, HANDSHAKE_TIMEOUT, INT_SIZE, PER_SHIM
 from ._cmdline import set_cmdline
 
 TYPE_CHECKING = False
@@ -190,33 +190,30 @@ class Zygote:
             conn.close()
         return True
 
-    def _fork(self, conn: socket.socket, listener_fd: int, cwd: str, env: Mapping[str, str], args: list[str]) -> None:
-        """Fork the shim and answer with its pid at once (``start`` is waiting for it).
+    def _fork(self, conn: socket.socket, listener_fd: int, cwd: str, env: Mapping[str, str], args: list[str]) -> int:
+        """Fork the shim; it reports its own pid to ``start`` and serves once released.
 
-        One fork, not a double fork: a middle process would cost ``start`` a
-        scheduling round-trip. The shim is the zygote's child until the zygote
-        exits (then init's); the zygote reaps it (``_reap_children``).
+        The zygote does not answer: a zygote killed right after the fork leaves
+        a shim that still reports to ``start``, and one that ``start`` does not
+        release (it never learnt the pid, gave up, or failed) exits unused, so
+        a listener never has two shims. One fork, not a double fork: a middle
+        process would cost ``start`` a scheduling round-trip. The shim is the
+        zygote's child until the zygote exits (then init's); the zygote reaps
+        it (``_reap_children``).
         """
         import signal
 
         # SIGTERM/SIGINT stay blocked in the shim until it handles them (as after
-        # posix_spawn), and in the zygote until the pid is sent: a stop request
-        # between fork and answer would otherwise leave ``start`` without the pid,
-        # and it would start a second shim on the same listener.
+        # posix_spawn).
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
         try:
             pid = os.fork()
             if pid == 0:
                 self._in_child(conn, listener_fd, cwd, env, args)
-            try:
-                conn.send(str(pid).encode())
-            except OSError:
-                # ``start`` gave up (timed out or died) before learning the pid, so
-                # it will start a shim of its own or fail: this one must not serve.
-                os.kill(pid, signal.SIGKILL)
-                raise
+            _test_pause_after_fork()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        return pid
 
     def _in_child(
         self, conn: socket.socket, listener_fd: int, cwd: str, env: Mapping[str, str], args: list[str]
@@ -227,9 +224,10 @@ class Zygote:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the shim's own reaper takes over
             if self._sock is not None:
                 self._sock.close()
-            conn.close()
             if self._lock_fd >= 0:
                 os.close(self._lock_fd)
+            if not _handshake(conn):
+                return 0  # ``start`` does not count on this shim: leave without serving
             detach_serving_child(listener_fd)
             os.chdir(cwd)
             for name in PER_SHIM:
@@ -240,6 +238,34 @@ class Zygote:
             return self._become(args)
 
         exit_with(body)
+
+
+def _handshake(conn: socket.socket) -> bool:
+    """In the forked shim: send our pid to ``start``, wait for its go-ahead; whether it came."""
+    try:
+        conn.settimeout(HANDSHAKE_TIMEOUT)
+        conn.send(str(os.getpid()).encode())
+        return conn.recv(16) == GO_AHEAD
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+ENV_TEST_PAUSE = "SHIMTYPES_ZYGOTE_TEST_PAUSE_AFTER_FORK"
+"""Test hook: the zygote stops itself (SIGSTOP) right after a fork, so a test can kill it there."""
+
+
+def _test_pause_after_fork() -> None:
+    # The window between fork and the shim's report is microseconds wide: no
+    # outside signal can be aimed at it, so the fault tests ask the zygote to stop there.
+    if _PAUSE_AFTER_FORK:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+
+_PAUSE_AFTER_FORK = os.environ.get(ENV_TEST_PAUSE) == "1"
 
 
 def _module_files() -> list[tuple[str, int]]:
