@@ -491,3 +491,69 @@ def test_draining_stops_when_accept_keeps_failing(zdir: str) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         client.close()
         server.close()
+
+
+def _run_zygote(b: Bundle, path: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, str(SHIMPROG)],
+        env={**b.env, ENV_SOCKET: path, ENV_IDLE: "0.5"},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("plant", ["group-readable", "symlink", "another owner"])
+def test_zygote_checks_its_own_directory_before_creating_anything(bundle: Bundle, zdir: str, plant: str) -> None:
+    """Started by hand (no client checked for it): the zygote itself refuses, and creates no file."""
+    real = os.path.join(zdir, "real")
+    os.mkdir(real, 0o700)
+    directory = real
+    if plant == "group-readable":
+        os.chmod(real, 0o750)
+    elif plant == "symlink":
+        directory = os.path.join(zdir, "link")
+        os.symlink(real, directory)
+    else:
+        os.chown(real, 65534, 65534)
+    proc = _run_zygote(bundle, os.path.join(directory, "z"))
+    assert proc.returncode != 0
+    assert directory.encode() in proc.stderr and b"UnsafeDirectoryError" in proc.stderr, proc.stderr[-600:]
+    assert os.listdir(real) == [], "nothing created"
+
+
+def test_zygote_lock_is_not_opened_through_a_symlink(bundle: Bundle, zdir: str) -> None:
+    target = os.path.join(tempfile.mkdtemp(prefix="shimtest-target-"), "written")
+    try:
+        os.symlink(target, os.path.join(zdir, "z.lock"))
+        proc = _run_zygote(bundle, os.path.join(zdir, "z"))
+        assert proc.returncode != 0 and b"z.lock" in proc.stderr, proc.stderr[-600:]
+        assert not os.path.exists(target)
+        assert not os.path.exists(os.path.join(zdir, "z"))
+    finally:
+        shutil.rmtree(os.path.dirname(target))
+
+
+@pytest.mark.parametrize("umask", [0, 0o077])
+def test_spawn_creates_the_directories_with_their_modes_whatever_the_umask(
+    bundle: Bundle, zdir: str, umask: int
+) -> None:
+    """``/run/shimtypes`` 0711 and the zygote directory 0700, exactly, under umask 0 and 077."""
+    path = os.path.join(zdir, "shimtypes", "zygote", "z")
+    code = (
+        "import os, sys\n"
+        f"os.umask({umask})\n"
+        "from impl.shim.zygote import ZygoteClient\n"
+        "ZygoteClient(sys.argv[1]).spawn(sys.argv[2:], dict(os.environ))\n"
+    )
+    env = {**bundle.env, ENV_IDLE: "60"}
+    subprocess.run([sys.executable, "-c", code, path, sys.executable, str(SHIMPROG)], env=env, check=True, timeout=30)
+    try:
+        assert os.stat(os.path.join(zdir, "shimtypes")).st_mode & 0o7777 == 0o711
+        assert os.stat(os.path.dirname(path)).st_mode & 0o7777 == 0o700
+        wait_until(lambda: os.path.exists(path), 30, "the spawned zygote's socket")
+        assert os.stat(path).st_mode & 0o777 == 0o600
+        assert os.stat(path + ".lock").st_mode & 0o777 == 0o600
+    finally:
+        _stop_zygote(path)

@@ -93,13 +93,40 @@ def _code_stamp(command: Sequence[str]) -> str:
     return ",".join(stamp)
 
 
+def check_zygote_dir(directory: str) -> None:
+    """Refuse ``directory`` unless it is ours alone: a real directory (``lstat``),
+    owned by this user, mode 0700 or narrower (else another user could plant a
+    socket and pose as the zygote); ``UnsafeDirectoryError`` naming it."""
+    import errno
+    import stat
+
+    from ...unixsock import UnsafeDirectoryError, check_private_dir
+
+    check_private_dir(directory, uid=os.getuid())
+    mode = stat.S_IMODE(os.lstat(directory).st_mode)
+    if mode & 0o077:
+        raise UnsafeDirectoryError(errno.EPERM, f"{directory}: mode {mode:04o}, a zygote directory must be 0700")
+
+
 def private_dir(directory: str) -> bool:
-    """Whether ``directory`` is ours alone (else someone else could pose as the zygote)."""
+    """Whether ``directory`` passes ``check_zygote_dir``."""
     try:
-        st = os.stat(directory)
+        check_zygote_dir(directory)
     except OSError:
         return False
-    return st.st_uid == os.getuid() and st.st_mode & 0o077 == 0
+    return True
+
+
+def ensure_zygote_dir(directory: str) -> None:
+    """Create ``directory`` 0700 (its missing parent 0711, as ``/run/shimtypes``) whatever the
+    umask, then ``check_zygote_dir`` it."""
+    from ...unixsock import ensure_private_dir
+
+    parent = os.path.dirname(os.path.abspath(directory))
+    if not os.path.lexists(parent):
+        ensure_private_dir(parent, 0o711, uid=os.getuid())
+    ensure_private_dir(directory, 0o700, uid=os.getuid())
+    check_zygote_dir(directory)
 
 
 class ForkedShim:
@@ -215,9 +242,7 @@ class ZygoteClient:
         """Start the zygote (``command`` with ``ENV_SOCKET`` set) detached, stdio on /dev/null; best effort."""
         directory = os.path.dirname(self.path)
         try:
-            os.makedirs(directory, mode=0o700, exist_ok=True)
-            if not private_dir(directory):
-                return
+            ensure_zygote_dir(directory)
             devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         except OSError:
             return

@@ -10,7 +10,7 @@ import os
 import sys
 
 from .._process import detach_serving_child, exit_with
-from ._client import ENV_IDLE, ENV_SOCKET, GO_AHEAD, HANDSHAKE_TIMEOUT, INT_SIZE, PER_SHIM
+from ._client import ENV_IDLE, ENV_SOCKET, GO_AHEAD, HANDSHAKE_TIMEOUT, INT_SIZE, PER_SHIM, check_zygote_dir
 from ._cmdline import set_cmdline
 
 TYPE_CHECKING = False
@@ -72,12 +72,20 @@ class Zygote:
         return self._lock_fd < 0
 
     def serve(self) -> int:
-        """Serve fork requests until idle or stopped; the exit status (0)."""
+        """Serve fork requests until idle or stopped; the exit status (0).
+
+        ``UnsafeDirectoryError`` (nothing created) if the socket's directory is
+        not this user's alone (``check_zygote_dir``); the lock is opened without
+        following symlinks and the socket bound under a private name, then renamed.
+        """
         import fcntl
 
         os.environ.pop(ENV_SOCKET, None)  # the shims it forks are not zygotes
         os.chdir("/")
-        lock = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # Our own check, before anything is created: a client's check does not cover
+        # a zygote started by hand, and the directory may have changed since.
+        check_zygote_dir(os.path.dirname(self.path))
+        lock = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
