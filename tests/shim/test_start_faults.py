@@ -9,6 +9,7 @@ test's own, shims found by their unique ``-id`` in /proc (never anyone else's pr
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -18,7 +19,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -96,13 +97,26 @@ class Starts:
         self.bundles.append(b)
         return b
 
-    def start(self, b: Bundle) -> subprocess.CompletedProcess[bytes]:
-        return b.run(*b.flags(), "start")
+    def start(
+        self, b: Bundle, *, before: Callable[[], None] | None = None, prefix: Sequence[str] = ()
+    ) -> subprocess.CompletedProcess[bytes]:
+        """``start`` as containerd runs it; ``before`` runs in it first (umask, rlimits, cgroup)."""
+        return subprocess.run(
+            [*prefix, sys.executable, str(SHIMPROG), *b.flags(), "start"],
+            cwd=b.path,
+            env=b.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=30,
+            check=False,
+            preexec_fn=before,
+        )
 
-    def started(self) -> tuple[Bundle, int]:
+    def started(self, *, before: Callable[[], None] | None = None, prefix: Sequence[str] = ()) -> tuple[Bundle, int]:
         """A new bundle, started: (bundle, serving shim pid)."""
         b = self.bundle()
-        proc = self.start(b)
+        proc = self.start(b, before=before, prefix=prefix)
         assert proc.returncode == 0, proc.stdout
         return b, connect(proc.stdout.decode(), b.id).shim_pid
 
@@ -143,9 +157,9 @@ def starts(bundle: Bundle) -> Iterator[Callable[..., Starts]]:
             s.close()
 
 
-def running_zygote(s: Starts) -> int:
+def running_zygote(s: Starts, *, before: Callable[[], None] | None = None) -> int:
     """Start one shim (which launches the zygote), wait for the zygote; its pid."""
-    _, first = s.started()
+    _, first = s.started(before=before)
     terminate(first)
     wait_until(lambda: zygote_pid(s.zygote) != 0, 30, "the zygote the first start launched")
     return zygote_pid(s.zygote)
@@ -246,4 +260,86 @@ def test_twenty_parallel_starts_get_twenty_distinct_shims(starts: Callable[..., 
         pids.append(pid)
     assert len(set(pids)) == 20
     for pid in pids:
+        terminate(pid)
+
+
+# -- a shim forked by the zygote is as if start had spawned it -------------------
+
+
+def ppid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/status").read_text().split("PPid:\t")[1].split()[0])
+
+
+def with_umask(mask: int) -> Callable[[], None]:
+    def set_umask() -> None:
+        os.umask(mask)
+
+    return set_umask
+
+
+def test_forked_shim_has_the_umask_of_its_start_not_the_zygotes(starts: Callable[..., Starts]) -> None:
+    s = starts()
+    zygote = running_zygote(s, before=with_umask(0o077))
+    assert "Umask:\t0077" in Path(f"/proc/{zygote}/status").read_text(), "the zygote has its launcher's"
+    _, pid = s.started(before=with_umask(0o022))
+    try:
+        assert ppid(pid) == zygote, "forked by the zygote"
+        assert "Umask:\t0022" in Path(f"/proc/{pid}/status").read_text()
+    finally:
+        terminate(pid)
+
+
+def test_forked_shim_has_the_rlimits_of_its_start(starts: Callable[..., Starts]) -> None:
+    s = starts()
+    zygote = running_zygote(s)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = (777, min(hard, 888) if hard != resource.RLIM_INFINITY else 888)
+    _, pid = s.started(before=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, want))
+    try:
+        assert ppid(pid) == zygote, "forked by the zygote"
+        assert prlimit(pid, resource.RLIMIT_NOFILE) == want
+        assert prlimit(zygote, resource.RLIMIT_NOFILE) == (soft, hard), "the zygote keeps its own"
+    finally:
+        terminate(pid)
+
+
+def prlimit(pid: int, limit: int) -> tuple[int, int]:
+    return resource.prlimit(pid, limit)
+
+
+def test_forked_shim_joins_the_cgroup_of_its_start(starts: Callable[..., Starts], bundle: Bundle) -> None:
+    s = starts()
+    zygote = running_zygote(s)
+    group = f"/sys/fs/cgroup/pids/shimtest-{bundle.id}"
+    os.mkdir(group)
+    try:
+
+        def enter() -> None:
+            with open(os.path.join(group, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+
+        _, pid = s.started(before=enter)
+        try:
+            assert ppid(pid) == zygote, "forked by the zygote"
+            lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+            assert f"pids:/shimtest-{bundle.id}" in [line.split(":", 1)[1] for line in lines]
+            assert f"shimtest-{bundle.id}" not in Path(f"/proc/{zygote}/cgroup").read_text()
+        finally:
+            terminate(pid)
+    finally:
+        wait_until(lambda: not Path(group, "cgroup.procs").read_text().split(), 10, "the test cgroup to empty")
+        os.rmdir(group)
+
+
+def test_start_in_other_namespaces_is_not_forked_by_the_zygote(starts: Callable[..., Starts]) -> None:
+    """``start`` in a new UTS namespace: the zygote refuses, start forks the shim itself, in its namespace."""
+    s = starts()
+    zygote = running_zygote(s)
+    b, pid = s.started(prefix=["unshare", "--uts"])
+    try:
+        assert ppid(pid) != zygote
+        assert os.stat(f"/proc/{pid}/ns/uts").st_ino != os.stat("/proc/self/ns/uts").st_ino
+        assert shims_of(b.id) == {pid}
+        assert zygote_pid(s.zygote) == zygote, "refusing is not a fault: the zygote stays"
+    finally:
         terminate(pid)

@@ -8,6 +8,7 @@ shim checked through /proc and over ttrpc.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -92,6 +93,12 @@ def request_shim(path: str, args: list[str], cwd: str, listener_fd: int, *, env:
     shim = ZygoteClient(path).request(args, cwd, listener_fd, env=env)
     shim.release()
     return shim.pid
+
+
+def current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def fd_targets(pid: int) -> set[str]:
@@ -420,8 +427,13 @@ def test_request_carries_cwd_args_listener_and_the_per_shim_environment(zdir: st
         client = ZygoteClient(path)
         reply = pool.submit(client.request, ["-id", "a b", ""], "/bundle dir", listener.fileno(), env=env)
         conn, _ = server.accept()
-        fds, cwd, got_env, args = read_request(conn)
+        request = read_request(conn)
+        fds, cwd, got_env, args = request.fds, request.cwd, request.env, request.args
         try:
+            assert request.pid == os.getpid() and request.umask == current_umask()
+            assert dict((r, (s, h)) for r, s, h in request.rlimits)[resource.RLIMIT_NOFILE] == resource.getrlimit(
+                resource.RLIMIT_NOFILE
+            )
             assert (cwd, args) == ("/bundle dir", ["-id", "a b", ""])
             assert got_env == {"PWD": "/run/containerd-cwd", "_": "/usr/bin/containerd"}, "PATH is keyed, not sent"
             assert len(fds) == 1 and os.fstat(fds[0]).st_ino == os.fstat(listener.fileno()).st_ino

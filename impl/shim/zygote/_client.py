@@ -41,6 +41,8 @@ REPLY_TIMEOUT = 1.0
 HANDSHAKE_TIMEOUT = 30.0
 """Seconds a forked shim waits for ``start``'s go-ahead before exiting unused."""
 GO_AHEAD = b"go"
+RLIMITS = 16
+"""RLIM_NLIMITS on Linux: the resources a request carries."""
 INT_SIZE = 4  # sizeof(int): one fd in SCM_RIGHTS
 
 PER_SHIM = ("PWD", "OLDPWD", "_")
@@ -129,6 +131,26 @@ def ensure_zygote_dir(directory: str) -> None:
     check_zygote_dir(directory)
 
 
+def process_settings() -> tuple[int, str]:
+    """This process's umask and rlimits (``resource:soft:hard`` joined by ``,``; -1 is unlimited).
+
+    A shim forked by the zygote takes them from the ``start`` that asked for
+    it, as a shim spawned by that ``start`` would inherit them.
+    """
+    import resource
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    limits = []
+    for number in range(RLIMITS):
+        try:
+            soft, hard = resource.getrlimit(number)
+        except (ValueError, OSError):
+            continue
+        limits.append(f"{number}:{soft}:{hard}")
+    return umask, ",".join(limits)
+
+
 class ForkedShim:
     """A shim the zygote forked, waiting for ``release`` before it serves."""
 
@@ -172,7 +194,9 @@ class ZygoteClient:
 
         The shim runs in ``cwd`` with the zygote's environment (the same but for
         ``PER_SHIM``, see ``zygote_path``) and ``env``'s values of ``PER_SHIM``
-        (default: this process's), so it sees what ``start`` saw. It sends its
+        (default: this process's), so it sees what ``start`` saw; it takes this
+        process's umask, rlimits and cgroups, and the zygote refuses a ``start``
+        in other namespaces (``ZygoteUnavailable``: start it another way). It sends its
         own pid (so a zygote dying after the fork loses nothing) and serves only
         once released: a ``start`` that never got the pid, gave up or failed
         closes the connection, and the shim exits without serving.
@@ -196,7 +220,9 @@ class ZygoteClient:
                 raise ZygoteUnavailable(f"{path}: zygote runs as another user")
             given = os.environ if env is None else env
             own = [f"{k}={given[k]}" for k in PER_SHIM if k in given]
-            request = "\0".join((cwd, str(len(own)), *own, *args)).encode("utf-8", "surrogateescape")
+            umask, limits = process_settings()
+            fields = (cwd, f"{umask:o}", limits, str(len(own)), *own, *args)
+            request = "\0".join(fields).encode("utf-8", "surrogateescape")
             fd = listener_fd.to_bytes(INT_SIZE, sys.byteorder)
             sock.sendmsg([request], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fd)])
             reply = sock.recv(256)
