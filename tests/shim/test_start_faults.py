@@ -343,3 +343,30 @@ def test_start_in_other_namespaces_is_not_forked_by_the_zygote(starts: Callable[
         assert zygote_pid(s.zygote) == zygote, "refusing is not a fault: the zygote stays"
     finally:
         terminate(pid)
+
+
+@pytest.mark.parametrize("serving", ["zygote", "fork", "exec"])
+def test_shim_killed_mid_flight_leaves_nothing_after_delete(starts: Callable[..., Starts], serving: str) -> None:
+    """SIGKILL while a client is connected: containerd's ``delete`` leaves no socket and no process
+    (the Go shim leaves its socket file here)."""
+    s = starts(SHIMTEST_SERVING=serving)
+    if serving == "zygote":
+        zygote = running_zygote(s)
+    b, pid = s.started()
+    address = socket_address(b.address, b.namespace, b.id)
+    if serving == "zygote":
+        assert ppid(pid) == zygote
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.connect(socket_path(address))  # mid-flight: a connection open
+    try:
+        os.kill(pid, signal.SIGKILL)
+        assert wait_pid_exit(pid, 10)
+    finally:
+        client.close()
+    assert os.path.exists(socket_path(address)), "a SIGKILLed process cannot clean up: delete must"
+    proc = b.run(*b.flags("-bundle", str(b.path)), "delete")
+    assert proc.returncode == 0, proc.stdout
+    assert not os.path.exists(socket_path(address))
+    assert not shims_of(b.id)
+    if serving == "zygote":
+        wait_until(lambda: proc_state(pid) == "gone", 10, "the zygote to reap its killed shim")
