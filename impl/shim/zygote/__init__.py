@@ -21,6 +21,10 @@ runner then runs the ``Zygote`` when started with ``SHIMTYPES_ZYGOTE_SOCKET``.
 ``SHIMTYPES_ZYGOTE=0`` turns zygotes off (``start`` forks the shim itself),
 ``exec`` turns forking off (every serving shim re-executed).
 
+Fault tests only: ``SHIMTYPES_ZYGOTE_TEST_PAUSE_AFTER_FORK=1`` in a zygote's
+environment makes it stop itself (SIGSTOP) right after each fork, the window
+no outside signal can hit, so a test can SIGKILL it exactly there.
+
 The client half runs in ``start``: this package imports nothing heavy.
 """
 

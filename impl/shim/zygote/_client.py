@@ -36,7 +36,7 @@ ENV_SOCKET = "SHIMTYPES_ZYGOTE_SOCKET"
 """Set only for the zygote process itself: the socket it serves."""
 ENV_IDLE = "SHIMTYPES_ZYGOTE_IDLE"
 """Seconds without requests after which a zygote exits (default 30)."""
-REPLY_TIMEOUT = 1.0
+REPLY_TIMEOUT = 2.0
 """Seconds for the zygote's shim to report its pid (a fork: milliseconds); then ``start`` falls back."""
 HANDSHAKE_TIMEOUT = 30.0
 """Seconds a forked shim waits for ``start``'s go-ahead before exiting unused."""
