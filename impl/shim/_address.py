@@ -10,6 +10,9 @@ from __future__ import annotations
 import errno
 import os
 
+from .. import unixsock
+from ..unixsock import AddressInUseError
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import _socket
@@ -41,10 +44,6 @@ UNIX_PREFIX: Final = "unix://"
 
 ADDRESS_FILE: Final = "address"
 """Relative to the bundle (the shim's working directory)."""
-
-
-class AddressInUseError(OSError):
-    """The socket path is bound by a live listener."""
 
 
 def socket_address(address: str, namespace: str, id: str, *, socket_dir: str = SOCKET_DIR) -> str:
@@ -100,75 +99,44 @@ def _check_path(path: str) -> None:
 
 def can_connect(address: str) -> bool:
     """Whether something accepts connections on ``address`` (a live shim)."""
-    import _socket
-
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    try:
-        sock.settimeout(1.0)
-        sock.connect(_sockaddr(socket_path(address)))
-    except OSError:
-        return False
-    finally:
-        sock.close()
-    return True
-
-
-def _sockaddr(path: str) -> str:
-    # "@name" is an abstract socket, as Go's net package spells it.
-    return "\0" + path[1:] if path.startswith("@") else path
+    return unixsock.can_connect(socket_path(address))
 
 
 def bind_socket(address: str, *, backlog: int = 128) -> _socket.socket:
     """Bind and listen on ``address`` with mode 0600; the parent directory is created.
 
     Raises ``AddressInUseError`` if a live listener owns the path; a stale
-    socket file (nobody listening) is removed and the bind retried.
+    socket file (nobody listening) is removed and the bind retried. Any other
+    failure is an ``OSError`` naming the socket path and the step that failed.
     """
     path = socket_path(address)
     _check_path(path)
     abstract = path.startswith("@")
-    if not abstract:
-        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
-    import _socket
-
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    step = "creating the shim socket directory"
     try:
+        if not abstract:
+            os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+        step = "binding the shim socket"
         try:
-            _bind_private(sock, path, abstract)
+            return unixsock.bind_unix(path, backlog=backlog)
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 raise
             if abstract or can_connect(address):
                 raise AddressInUseError(errno.EADDRINUSE, f"{address}: a shim is already listening") from exc
-            os.unlink(path)
-            _bind_private(sock, path, abstract)
-        sock.listen(backlog)
-    except BaseException:
-        sock.close()
+        step = "removing a stale shim socket"
+        unixsock.remove_socket(path)
+        step = "binding the shim socket"
+        return unixsock.bind_unix(path, backlog=backlog)
+    except AddressInUseError:
         raise
-    return sock
-
-
-def _bind_private(sock: _socket.socket, path: str, abstract: bool) -> None:
-    # umask rather than chmod-after-bind: no window in which others may connect.
-    old = os.umask(0o177)
-    try:
-        sock.bind(_sockaddr(path))
-    finally:
-        os.umask(old)
-    if not abstract:
-        os.chmod(path, 0o600)
+    except OSError as exc:
+        raise OSError(exc.errno, f"{step} {path}: {exc.strerror or exc}") from exc
 
 
 def remove_socket(address: str) -> None:
-    """Unlink the socket file of a ``unix://`` address; missing files are fine."""
-    path = socket_path(address)
-    if not path or path.startswith("@"):
-        return
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+    """Unlink the socket file of a ``unix://`` address; missing files and non-sockets are left."""
+    unixsock.remove_socket(socket_path(address))
 
 
 def write_address(path: str, address: str) -> None:

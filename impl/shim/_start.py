@@ -28,7 +28,7 @@ from ._address import (
 )
 from ._flags import ShimFlags, serve_args
 from ._process import LISTENER_FD, detach_serving_child, exit_with, program_command
-from .zygote._client import ENV_ENABLE, ZygoteClient, ZygoteUnavailable
+from .zygote._client import ENV_ENABLE, ForkedShim, ZygoteClient, ZygoteUnavailable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -136,6 +136,9 @@ def start_serving(
         write_address(ADDRESS_FILE, address)
         return address
     zygote: ZygoteClient | None = None
+    forked: ForkedShim | None = None
+    pid = 0
+    own_child = False
     try:
         program = list(command) if command is not None else program_command()
         args = serve_args(
@@ -145,20 +148,27 @@ def start_serving(
         mode = _effective_mode(serving, environ)
         if command is not None or env is not None or become is None:
             mode = "exec"
-        pid = 0
         if mode == "zygote":
             client = ZygoteClient.for_program(program, environ)
             try:
-                pid = client.request(args, os.getcwd(), listener.fileno(), env=environ)
+                forked = client.request(args, os.getcwd(), listener.fileno(), env=environ)
+                pid = forked.pid
             except ZygoteUnavailable:
                 zygote = client
         if not pid and mode != "exec" and become is not None:
-            pid = _fork_serving(program, args, listener.fileno(), become)
+            pid, own_child = _fork_serving(program, args, listener.fileno(), become), True
         if not pid:
-            pid = _spawn(program + args, listener.fileno(), environ)
+            pid, own_child = _spawn(program + args, listener.fileno(), environ), True
         adjust_oom_score(pid)
         write_address(ADDRESS_FILE, address)
+        if forked is not None:
+            forked.release()  # only now may it serve: start succeeded and has its pid
     except BaseException:
+        # Go's start kills the shim it started when it fails afterwards: so do we.
+        if forked is not None:
+            forked.abandon()
+        if pid:
+            _kill(pid, reap=own_child)
         remove_socket(address)
         raise
     finally:
@@ -167,6 +177,16 @@ def start_serving(
         # After this shim's own start, so it does not wait for this one.
         zygote.spawn(program, environ)
     return address
+
+
+def _kill(pid: int, *, reap: bool) -> None:
+    """SIGKILL a shim this failed ``start`` started; reap it if it is our child."""
+    try:
+        os.kill(pid, _signal.SIGKILL)
+        if reap:
+            os.waitpid(pid, 0)
+    except OSError:
+        pass
 
 
 def _effective_mode(serving: str, env: Mapping[str, str]) -> str:

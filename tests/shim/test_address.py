@@ -148,3 +148,19 @@ def test_write_address_atomic_round_trip(address: str) -> None:
         write_address(path, address)  # replaces, never appends
         assert read_address(path) == address.strip()
         assert os.listdir(d) == ["address"]  # no temp file left behind
+
+
+def test_bind_failure_names_the_socket_path_and_the_step(tmp_path: Path) -> None:
+    """A read-only socket directory (a real read-only mount): the error says which path and what was done."""
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "shimtest-ro", str(ro)], check=True)
+    try:
+        with pytest.raises(OSError) as info:
+            bind_socket(f"unix://{ro}/s")
+        assert info.value.errno == errno.EROFS
+        assert str(info.value) == f"[Errno 30] binding the shim socket {ro}/s: Read-only file system"
+        with pytest.raises(OSError, match=f"creating the shim socket directory {ro}/sub/s: Read-only"):
+            bind_socket(f"unix://{ro}/sub/s")
+    finally:
+        subprocess.run(["umount", str(ro)], check=True)

@@ -8,6 +8,7 @@ shim checked through /proc and over ttrpc.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -26,6 +27,7 @@ from impl.shim.zygote import (
     ENV_ENABLE,
     ENV_IDLE,
     ENV_SOCKET,
+    GO_AHEAD,
     ZYGOTE_DIR,
     Zygote,
     ZygoteClient,
@@ -87,7 +89,16 @@ def status(pid: int) -> dict[str, str]:
 
 
 def request_shim(path: str, args: list[str], cwd: str, listener_fd: int, *, env: dict[str, str] | None = None) -> int:
-    return ZygoteClient(path).request(args, cwd, listener_fd, env=env)
+    """Ask the zygote for a shim and let it serve at once: its pid."""
+    shim = ZygoteClient(path).request(args, cwd, listener_fd, env=env)
+    shim.release()
+    return shim.pid
+
+
+def current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def fd_targets(pid: int) -> set[str]:
@@ -308,10 +319,10 @@ def test_zygote_retires_when_its_code_changes_on_disk(bundle: Bundle, zdir: str)
         remove_socket(socket_address(bundle.address, bundle.namespace, bundle.id))
 
 
-def test_stop_request_between_fork_and_answer_still_sends_the_pid(
+def test_stop_request_right_after_the_fork_still_reaches_start_with_the_pid(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """SIGTERM right after the fork: ``start`` still gets the pid, so it starts no second shim."""
+    """SIGTERM in the zygote right after the fork: the shim reports its own pid, so ``start`` has it."""
     real_fork = os.fork
     forked: list[int] = []
 
@@ -319,7 +330,7 @@ def test_stop_request_between_fork_and_answer_still_sends_the_pid(
         pid = real_fork()
         if pid:
             forked.append(pid)
-            os.kill(os.getpid(), signal.SIGTERM)  # lands while the zygote still owes the answer
+            os.kill(os.getpid(), signal.SIGTERM)  # the zygote is told to stop at once
         return pid
 
     monkeypatch.setattr(os, "fork", fork_then_stop)
@@ -329,41 +340,30 @@ def test_stop_request_between_fork_and_answer_still_sends_the_pid(
     listener.bind(str(tmp_path / "l"))
     listener.listen()
     previous = signal.signal(signal.SIGTERM, _exit_on_signal)
-    zygote = Zygote(str(tmp_path / "z"), lambda args: 0)
+    zygote = Zygote(str(tmp_path / "z"), lambda args: 7)
     zygote._sock = zsock
     try:
         with pytest.raises(SystemExit):
             zygote._fork(conn, listener.fileno(), str(tmp_path), {}, [])
-        client.setblocking(False)
+        conn.close()
+        client.settimeout(10)
         assert [int(client.recv(256))] == forked
+        client.send(GO_AHEAD)
+        assert os.waitpid(forked[0], 0)[1] == 7 << 8, "released: it ran the shim body"
     finally:
         signal.signal(signal.SIGTERM, previous)
         for s in (client, conn, zsock, listener):
             s.close()
-        for pid in forked:
-            os.waitpid(pid, 0)
 
 
-def test_shim_is_killed_when_start_is_gone_before_the_pid_is_sent(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """``start`` gave up (closed its end) before the answer: the forked shim must not serve."""
-    real_fork = os.fork
-    forked: list[int] = []
-
-    def fork_and_record() -> int:
-        pid = real_fork()
-        if pid:
-            forked.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", fork_and_record)
+def test_shim_never_serves_when_start_is_gone_before_the_pid(tmp_path: Path) -> None:
+    """``start`` gone before the shim could report: it exits without running the shim body."""
     client, conn = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    client.close()  # the caller is gone: the pid cannot be delivered
     zsock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(tmp_path / "l"))
     listener.listen()
+    client.close()
 
     def serve_until_killed(args: list[str]) -> int:
         signal.pause()
@@ -372,20 +372,47 @@ def test_shim_is_killed_when_start_is_gone_before_the_pid_is_sent(
     zygote = Zygote(str(tmp_path / "z"), serve_until_killed)
     zygote._sock = zsock
     try:
-        with pytest.raises(OSError):
-            zygote._fork(conn, listener.fileno(), str(tmp_path), {}, [])
-        assert len(forked) == 1
+        pid = zygote._fork(conn, listener.fileno(), str(tmp_path), {}, [])
+        conn.close()
         deadline = time.monotonic() + 10
-        while (done := os.waitpid(forked[0], os.WNOHANG))[0] == 0:  # no event for a child's death here
+        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:  # no event for a child's death here
             if time.monotonic() > deadline:
-                os.kill(forked[0], signal.SIGKILL)
-                os.waitpid(forked[0], 0)
-                pytest.fail("the forked shim outlived its lost start")
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                pytest.fail("the forked shim waited on past its lost start")
             time.sleep(0.01)
-        assert os.WIFSIGNALED(done[1]) and os.WTERMSIG(done[1]) == signal.SIGKILL
+        assert os.WIFEXITED(done[1]) and os.WEXITSTATUS(done[1]) == 0, "left on its own, the body never ran"
     finally:
-        for s in (conn, zsock, listener):
+        for s in (client, conn, zsock, listener):
             s.close()
+
+
+def test_abandoned_shim_exits_without_serving_and_the_listener_stays_free(bundle: Bundle, zdir: str) -> None:
+    """A real zygote: ``start`` got the pid but failed before the go-ahead: the shim leaves, nothing serves."""
+    path = os.path.join(zdir, "z")
+    zygote = start_zygote(bundle, path)
+    address = socket_address(bundle.address, bundle.namespace, bundle.id)
+    try:
+        listener = bind_socket(address)
+        try:
+            shim = ZygoteClient(path).request(serve_args(bundle), str(bundle.path), listener.fileno())
+            assert int(status(shim.pid)["PPid"]) == zygote.pid
+            shim.abandon()
+            assert wait_pid_exit(shim.pid, 15), "the unreleased shim left"
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            probe.connect(socket_path(address))  # queued on the listener start still holds ...
+            with socket.socket(fileno=os.dup(listener.fileno())) as own:
+                own.setblocking(False)
+                conn, _ = own.accept()  # ... and taken here (start's fallback would be), not by a shim
+                conn.close()
+            probe.close()
+        finally:
+            listener.close()
+        assert not os.path.exists(f"/proc/{shim.pid}") or status(shim.pid)["State"].startswith("Z")
+        assert zygote.poll() is None, "the zygote keeps serving"
+    finally:
+        stop(zygote)
+        remove_socket(address)
 
 
 def test_request_carries_cwd_args_listener_and_the_per_shim_environment(zdir: str) -> None:
@@ -397,10 +424,16 @@ def test_request_carries_cwd_args_listener_and_the_per_shim_environment(zdir: st
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     env = {"PWD": "/run/containerd-cwd", "_": "/usr/bin/containerd", "PATH": "/keyed/not/sent"}
     with ThreadPoolExecutor(1) as pool:
-        reply = pool.submit(request_shim, path, ["-id", "a b", ""], "/bundle dir", listener.fileno(), env=env)
+        client = ZygoteClient(path)
+        reply = pool.submit(client.request, ["-id", "a b", ""], "/bundle dir", listener.fileno(), env=env)
         conn, _ = server.accept()
-        fds, cwd, got_env, args = read_request(conn)
+        request = read_request(conn)
+        fds, cwd, got_env, args = request.fds, request.cwd, request.env, request.args
         try:
+            assert request.pid == os.getpid() and request.umask == current_umask()
+            assert dict((r, (s, h)) for r, s, h in request.rlimits)[resource.RLIMIT_NOFILE] == resource.getrlimit(
+                resource.RLIMIT_NOFILE
+            )
             assert (cwd, args) == ("/bundle dir", ["-id", "a b", ""])
             assert got_env == {"PWD": "/run/containerd-cwd", "_": "/usr/bin/containerd"}, "PATH is keyed, not sent"
             assert len(fds) == 1 and os.fstat(fds[0]).st_ino == os.fstat(listener.fileno()).st_ino
@@ -409,7 +442,9 @@ def test_request_carries_cwd_args_listener_and_the_per_shim_environment(zdir: st
             for fd in fds:
                 os.close(fd)
             conn.close()
-        assert reply.result(timeout=10) == 4242
+        shim = reply.result(timeout=10)
+        assert shim.pid == 4242
+        shim.abandon()
     server.close()
     listener.close()
 
@@ -432,7 +467,9 @@ def test_forked_shim_runs_with_the_cwd_and_environment_start_had(tmp_path: Path)
     zygote._sock = zsock
     try:
         zygote._fork(conn, listener.fileno(), str(cwd), {"PWD": "/containerd"}, ["-id", "x"])
+        conn.close()
         pid = int(client.recv(256))
+        client.send(GO_AHEAD)
         assert os.waitpid(pid, 0)[1] == 0
     finally:
         for s in (client, conn, zsock, listener):
@@ -466,3 +503,69 @@ def test_draining_stops_when_accept_keeps_failing(zdir: str) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         client.close()
         server.close()
+
+
+def _run_zygote(b: Bundle, path: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, str(SHIMPROG)],
+        env={**b.env, ENV_SOCKET: path, ENV_IDLE: "0.5"},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("plant", ["group-readable", "symlink", "another owner"])
+def test_zygote_checks_its_own_directory_before_creating_anything(bundle: Bundle, zdir: str, plant: str) -> None:
+    """Started by hand (no client checked for it): the zygote itself refuses, and creates no file."""
+    real = os.path.join(zdir, "real")
+    os.mkdir(real, 0o700)
+    directory = real
+    if plant == "group-readable":
+        os.chmod(real, 0o750)
+    elif plant == "symlink":
+        directory = os.path.join(zdir, "link")
+        os.symlink(real, directory)
+    else:
+        os.chown(real, 65534, 65534)
+    proc = _run_zygote(bundle, os.path.join(directory, "z"))
+    assert proc.returncode != 0
+    assert directory.encode() in proc.stderr and b"UnsafeDirectoryError" in proc.stderr, proc.stderr[-600:]
+    assert os.listdir(real) == [], "nothing created"
+
+
+def test_zygote_lock_is_not_opened_through_a_symlink(bundle: Bundle, zdir: str) -> None:
+    target = os.path.join(tempfile.mkdtemp(prefix="shimtest-target-"), "written")
+    try:
+        os.symlink(target, os.path.join(zdir, "z.lock"))
+        proc = _run_zygote(bundle, os.path.join(zdir, "z"))
+        assert proc.returncode != 0 and b"z.lock" in proc.stderr, proc.stderr[-600:]
+        assert not os.path.exists(target)
+        assert not os.path.exists(os.path.join(zdir, "z"))
+    finally:
+        shutil.rmtree(os.path.dirname(target))
+
+
+@pytest.mark.parametrize("umask", [0, 0o077])
+def test_spawn_creates_the_directories_with_their_modes_whatever_the_umask(
+    bundle: Bundle, zdir: str, umask: int
+) -> None:
+    """``/run/shimtypes`` 0711 and the zygote directory 0700, exactly, under umask 0 and 077."""
+    path = os.path.join(zdir, "shimtypes", "zygote", "z")
+    code = (
+        "import os, sys\n"
+        f"os.umask({umask})\n"
+        "from impl.shim.zygote import ZygoteClient\n"
+        "ZygoteClient(sys.argv[1]).spawn(sys.argv[2:], dict(os.environ))\n"
+    )
+    env = {**bundle.env, ENV_IDLE: "60"}
+    subprocess.run([sys.executable, "-c", code, path, sys.executable, str(SHIMPROG)], env=env, check=True, timeout=30)
+    try:
+        assert os.stat(os.path.join(zdir, "shimtypes")).st_mode & 0o7777 == 0o711
+        assert os.stat(os.path.dirname(path)).st_mode & 0o7777 == 0o700
+        wait_until(lambda: os.path.exists(path), 30, "the spawned zygote's socket")
+        assert os.stat(path).st_mode & 0o777 == 0o600
+        assert os.stat(path + ".lock").st_mode & 0o777 == 0o600
+    finally:
+        _stop_zygote(path)

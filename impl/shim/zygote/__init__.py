@@ -7,7 +7,10 @@ waits for its first call. A zygote is a pre-imported, idle process per
 SCM_RIGHTS with the serve flags and the bundle (``ZygoteClient.request``), and
 it forks a detached serving shim (own session, stdio on /dev/null; reaped by
 the zygote, by init once the zygote is gone), so each container still has its
-own shim process.
+own shim process. The shim reports its pid to ``start`` itself and serves only
+after ``start``'s go-ahead (``ForkedShim.release``): whatever dies or gives up
+in between, a listener never gets two shims. A zygote that does not answer in
+``REPLY_TIMEOUT`` is killed and replaced, and ``start`` forks the shim itself.
 
 It lives in ``/run/shimtypes/zygote`` (mode 0700, owned by the user), one per
 key guarded by an flock, and exits after ``SHIMTYPES_ZYGOTE_IDLE`` seconds
@@ -18,6 +21,10 @@ runner then runs the ``Zygote`` when started with ``SHIMTYPES_ZYGOTE_SOCKET``.
 ``SHIMTYPES_ZYGOTE=0`` turns zygotes off (``start`` forks the shim itself),
 ``exec`` turns forking off (every serving shim re-executed).
 
+Fault tests only: ``SHIMTYPES_ZYGOTE_TEST_PAUSE_AFTER_FORK=1`` in a zygote's
+environment makes it stop itself (SIGSTOP) right after each fork, the window
+no outside signal can hit, so a test can SIGKILL it exactly there.
+
 The client half runs in ``start``: this package imports nothing heavy.
 """
 
@@ -25,6 +32,9 @@ from ._client import (
     ENV_ENABLE as ENV_ENABLE,
     ENV_IDLE as ENV_IDLE,
     ENV_SOCKET as ENV_SOCKET,
+    GO_AHEAD as GO_AHEAD,
+    HANDSHAKE_TIMEOUT as HANDSHAKE_TIMEOUT,
+    ForkedShim as ForkedShim,
     PER_SHIM as PER_SHIM,
     REPLY_TIMEOUT as REPLY_TIMEOUT,
     ZYGOTE_DIR as ZYGOTE_DIR,
@@ -47,6 +57,9 @@ __all__ = [
     "ENV_ENABLE",
     "ENV_IDLE",
     "ENV_SOCKET",
+    "GO_AHEAD",
+    "HANDSHAKE_TIMEOUT",
+    "ForkedShim",
     "PER_SHIM",
     "REPLY_TIMEOUT",
     "ZYGOTE_DIR",

@@ -12,10 +12,12 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import _socket
     from collections.abc import Mapping, Sequence
 
 __all__ = [
     "ENV_ENABLE",
+    "ForkedShim",
     "ENV_IDLE",
     "ENV_SOCKET",
     "REPLY_TIMEOUT",
@@ -34,7 +36,13 @@ ENV_SOCKET = "SHIMTYPES_ZYGOTE_SOCKET"
 """Set only for the zygote process itself: the socket it serves."""
 ENV_IDLE = "SHIMTYPES_ZYGOTE_IDLE"
 """Seconds without requests after which a zygote exits (default 30)."""
-REPLY_TIMEOUT = 5.0
+REPLY_TIMEOUT = 2.0
+"""Seconds for the zygote's shim to report its pid (a fork: milliseconds); then ``start`` falls back."""
+HANDSHAKE_TIMEOUT = 30.0
+"""Seconds a forked shim waits for ``start``'s go-ahead before exiting unused."""
+GO_AHEAD = b"go"
+RLIMITS = 16
+"""RLIM_NLIMITS on Linux: the resources a request carries."""
 INT_SIZE = 4  # sizeof(int): one fd in SCM_RIGHTS
 
 PER_SHIM = ("PWD", "OLDPWD", "_")
@@ -87,13 +95,84 @@ def _code_stamp(command: Sequence[str]) -> str:
     return ",".join(stamp)
 
 
+def check_zygote_dir(directory: str) -> None:
+    """Refuse ``directory`` unless it is ours alone: a real directory (``lstat``),
+    owned by this user, mode 0700 or narrower (else another user could plant a
+    socket and pose as the zygote); ``UnsafeDirectoryError`` naming it."""
+    import errno
+    import stat
+
+    from ...unixsock import UnsafeDirectoryError, check_private_dir
+
+    check_private_dir(directory, uid=os.getuid())
+    mode = stat.S_IMODE(os.lstat(directory).st_mode)
+    if mode & 0o077:
+        raise UnsafeDirectoryError(errno.EPERM, f"{directory}: mode {mode:04o}, a zygote directory must be 0700")
+
+
 def private_dir(directory: str) -> bool:
-    """Whether ``directory`` is ours alone (else someone else could pose as the zygote)."""
+    """Whether ``directory`` passes ``check_zygote_dir``."""
     try:
-        st = os.stat(directory)
+        check_zygote_dir(directory)
     except OSError:
         return False
-    return st.st_uid == os.getuid() and st.st_mode & 0o077 == 0
+    return True
+
+
+def ensure_zygote_dir(directory: str) -> None:
+    """Create ``directory`` 0700 (its missing parent 0711, as ``/run/shimtypes``) whatever the
+    umask, then ``check_zygote_dir`` it."""
+    from ...unixsock import ensure_private_dir
+
+    parent = os.path.dirname(os.path.abspath(directory))
+    if not os.path.lexists(parent):
+        ensure_private_dir(parent, 0o711, uid=os.getuid())
+    ensure_private_dir(directory, 0o700, uid=os.getuid())
+    check_zygote_dir(directory)
+
+
+def process_settings() -> tuple[int, str]:
+    """This process's umask and rlimits (``resource:soft:hard`` joined by ``,``; -1 is unlimited).
+
+    A shim forked by the zygote takes them from the ``start`` that asked for
+    it, as a shim spawned by that ``start`` would inherit them.
+    """
+    import resource
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    limits = []
+    for number in range(RLIMITS):
+        try:
+            soft, hard = resource.getrlimit(number)
+        except (ValueError, OSError):
+            continue
+        limits.append(f"{number}:{soft}:{hard}")
+    return umask, ",".join(limits)
+
+
+class ForkedShim:
+    """A shim the zygote forked, waiting for ``release`` before it serves."""
+
+    def __init__(self, pid: int, conn: _socket.socket) -> None:
+        self.pid = pid
+        self._conn: _socket.socket | None = conn
+
+    def release(self) -> None:
+        """Let it serve (``start`` has its pid and is done); ``OSError`` if it is gone."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            raise ValueError(f"shim {self.pid}: already released or abandoned")
+        try:
+            conn.send(GO_AHEAD)
+        finally:
+            conn.close()
+
+    def abandon(self) -> None:
+        """Close without the go-ahead: the shim exits without ever serving."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
 
 class ZygoteClient:
@@ -110,16 +189,20 @@ class ZygoteClient:
 
     def request(
         self, args: Sequence[str], cwd: str, listener_fd: int, *, env: Mapping[str, str] | None = None
-    ) -> int:
-        """Have the zygote fork a serving shim on ``listener_fd``; returns its pid.
+    ) -> ForkedShim:
+        """Have the zygote fork a shim on ``listener_fd``; it waits for ``ForkedShim.release``.
 
         The shim runs in ``cwd`` with the zygote's environment (the same but for
         ``PER_SHIM``, see ``zygote_path``) and ``env``'s values of ``PER_SHIM``
-        (default: this process's), so it sees what ``start`` saw.
-        Raises ``ZygoteUnavailable`` when nothing was started (no zygote, not
-        ours, it refused, or it went away before forking): start it another way.
-        Raises ``RuntimeError`` when it took the request but did not answer in
-        ``timeout`` (a shim may exist: do not start another on the listener).
+        (default: this process's), so it sees what ``start`` saw; it takes this
+        process's umask, rlimits and cgroups, and the zygote refuses a ``start``
+        in other namespaces (``ZygoteUnavailable``: start it another way). It sends its
+        own pid (so a zygote dying after the fork loses nothing) and serves only
+        once released: a ``start`` that never got the pid, gave up or failed
+        closes the connection, and the shim exits without serving.
+        Raises ``ZygoteUnavailable`` when no shim will serve (no zygote, not
+        ours, it refused, went away, or did not answer in ``timeout``: a wedged
+        zygote, which is then killed so that a new one can take its place).
         """
         import _socket
 
@@ -127,44 +210,65 @@ class ZygoteClient:
         if not private_dir(os.path.dirname(path)):
             raise ZygoteUnavailable(f"{os.path.dirname(path)}: missing or not private")
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+        peer = 0
         try:
-            try:
-                sock.settimeout(self.timeout)
-                sock.connect(path)
-                creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 3 * INT_SIZE)
-                if int.from_bytes(creds[INT_SIZE : 2 * INT_SIZE], sys.byteorder) != os.getuid():
-                    raise ZygoteUnavailable(f"{path}: zygote runs as another user")
-                given = os.environ if env is None else env
-                own = [f"{k}={given[k]}" for k in PER_SHIM if k in given]
-                request = "\0".join((cwd, str(len(own)), *own, *args)).encode("utf-8", "surrogateescape")
-                fd = listener_fd.to_bytes(INT_SIZE, sys.byteorder)
-                sock.sendmsg([request], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fd)])
-            except ZygoteUnavailable:
-                raise
-            except OSError as exc:
-                raise ZygoteUnavailable(f"{path}: {exc}") from exc
-            try:
-                reply = sock.recv(256)
-            except TimeoutError:
-                raise RuntimeError(f"zygote {path} took the request but did not answer in {self.timeout}s") from None
-            except OSError as exc:
-                # Reset before any answer: the zygote died with the request unread.
-                raise ZygoteUnavailable(f"{path}: {exc}") from exc
-        finally:
+            sock.settimeout(self.timeout)
+            sock.connect(path)
+            creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 3 * INT_SIZE)
+            peer = int.from_bytes(creds[:INT_SIZE], sys.byteorder, signed=True)
+            if int.from_bytes(creds[INT_SIZE : 2 * INT_SIZE], sys.byteorder) != os.getuid():
+                raise ZygoteUnavailable(f"{path}: zygote runs as another user")
+            given = os.environ if env is None else env
+            own = [f"{k}={given[k]}" for k in PER_SHIM if k in given]
+            umask, limits = process_settings()
+            fields = (cwd, f"{umask:o}", limits, str(len(own)), *own, *args)
+            request = "\0".join(fields).encode("utf-8", "surrogateescape")
+            fd = listener_fd.to_bytes(INT_SIZE, sys.byteorder)
+            sock.sendmsg([request], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fd)])
+            reply = sock.recv(256)
+        except ZygoteUnavailable:
             sock.close()
+            raise
+        except TimeoutError:
+            sock.close()
+            self._retire_wedged(peer)
+            raise ZygoteUnavailable(f"zygote {path} did not answer in {self.timeout}s: replaced") from None
+        except OSError as exc:
+            sock.close()
+            raise ZygoteUnavailable(f"{path}: {exc}") from exc
         text = reply.decode(errors="replace")
         if not text.isdigit():
-            # Closed without a pid, or an error reply: either way no shim was forked.
+            # Closed without a pid, or an error reply: either way no shim will serve.
+            sock.close()
             raise ZygoteUnavailable(f"{path}: {text or 'closed without an answer'}")
-        return int(text)
+        return ForkedShim(int(text), sock)
+
+    def _retire_wedged(self, peer: int) -> None:
+        """A zygote that took no request in time (stopped, hung): kill it, free its path.
+
+        Only a process of ours that was started as the zygote of this path is
+        killed; whatever listens there, the path is unlinked, so the next
+        ``spawn`` binds a fresh zygote.
+        """
+        if peer > 0:
+            try:
+                with open(f"/proc/{peer}/environ", "rb") as f:
+                    environ = f.read().split(b"\0")
+                st = os.stat(f"/proc/{peer}")
+                if st.st_uid == os.getuid() and f"{ENV_SOCKET}={self.path}".encode() in environ:
+                    os.kill(peer, 9)  # SIGKILL: ends a stopped process too
+            except OSError:
+                pass
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
 
     def spawn(self, command: Sequence[str], env: Mapping[str, str]) -> None:
         """Start the zygote (``command`` with ``ENV_SOCKET`` set) detached, stdio on /dev/null; best effort."""
         directory = os.path.dirname(self.path)
         try:
-            os.makedirs(directory, mode=0o700, exist_ok=True)
-            if not private_dir(directory):
-                return
+            ensure_zygote_dir(directory)
             devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         except OSError:
             return
