@@ -20,9 +20,6 @@ from ._stubs import cri_modules
 
 CONTAINER_STATES: Final = ("CONTAINER_CREATED", "CONTAINER_RUNNING", "CONTAINER_EXITED", "CONTAINER_UNKNOWN")
 POD_STATES: Final = ("SANDBOX_READY", "SANDBOX_NOTREADY")
-_POD_NS = 1  # NamespaceMode.POD
-_NODE_NS = 2  # NamespaceMode.NODE
-_CONTAINER_NS = 0  # NamespaceMode.CONTAINER
 
 
 class CRIError(Exception):
@@ -160,7 +157,9 @@ class CRIClient:
 
     def run_pod(self, spec: PodSpec) -> Pod:
         pb = self._pb
-        ns = pb.NamespaceOption(network=_NODE_NS, pid=_POD_NS if spec.share_pid else _CONTAINER_NS, ipc=_POD_NS)
+        mode = pb.NamespaceMode.Value
+        pid = mode("POD") if spec.share_pid else mode("CONTAINER")
+        ns = pb.NamespaceOption(network=mode("NODE"), pid=pid, ipc=mode("POD"))
         config = pb.PodSandboxConfig(
             metadata=pb.PodSandboxMetadata(name=spec.name, uid=spec.uid, namespace=spec.namespace, attempt=0),
             log_directory=spec.log_directory,
@@ -173,11 +172,11 @@ class CRIClient:
         self._pod_configs[r.pod_sandbox_id] = config
         return Pod(str(r.pod_sandbox_id), spec)
 
-    def stop_pod(self, pod_id: str) -> None:
-        self._call(self._rt, "StopPodSandbox", self._pb.StopPodSandboxRequest(pod_sandbox_id=pod_id), 60)
+    def stop_pod(self, pod_id: str, *, deadline: float = 60) -> None:
+        self._call(self._rt, "StopPodSandbox", self._pb.StopPodSandboxRequest(pod_sandbox_id=pod_id), deadline)
 
-    def remove_pod(self, pod_id: str) -> None:
-        self._call(self._rt, "RemovePodSandbox", self._pb.RemovePodSandboxRequest(pod_sandbox_id=pod_id), 60)
+    def remove_pod(self, pod_id: str, *, deadline: float = 60) -> None:
+        self._call(self._rt, "RemovePodSandbox", self._pb.RemovePodSandboxRequest(pod_sandbox_id=pod_id), deadline)
         self._pod_configs.pop(pod_id, None)
 
     def pod_status(self, pod_id: str) -> PodState:

@@ -15,6 +15,7 @@ streaming server stays under ``io.containerd.grpc.v1.cri``).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -222,18 +223,18 @@ class CRIDaemon:
             return []
 
     def shim_sockets(self) -> set[str]:
-        """Socket paths named in the live bundles' ``address`` files."""
+        """Socket paths named in the live bundles (``address``; 2.x: ``bootstrap.json``)."""
         out: set[str] = set()
         for id in self.bundles():
-            try:
-                text = (self.bundle(id) / "address").read_text().strip()
-            except OSError:
-                continue
-            if text.startswith("{"):  # the JSON form: {"address": "unix://...", ...}
-                import json
-
-                text = str(json.loads(text).get("address", ""))
-            out.add(text.removeprefix("unix://"))
+            for name in ("address", "bootstrap.json"):
+                try:
+                    text = (self.bundle(id) / name).read_text().strip()
+                except OSError:
+                    continue
+                if text.startswith("{"):  # the JSON forms: {"address": "unix://...", ...}
+                    text = str(json.loads(text).get("address", ""))
+                if text:
+                    out.add(text.removeprefix("unix://"))
         return out
 
     def shims(self) -> list[ShimProcess]:

@@ -40,6 +40,12 @@ KNOWN_GAPS: Final[tuple[Gap, ...]] = (
         frozenset({"1.7", "2.1"}),
         "Kill(all) on an exited init answers NOT_FOUND: runc kill --all never runs, the stop hangs",
     ),
+    Gap(
+        "test_stop_init_with_child",
+        "pyrunc",
+        frozenset({"1.7", "2.1"}),
+        "the init exits on SIGTERM, CRI's Kill(all) then meets an exited init: the stop never completes",
+    ),
     Gap("test_shims_per_pod", "pyrunc", ALL, "one shim per container, not one per pod"),
 )
 
@@ -49,3 +55,30 @@ def gap_for(test: str, handler: str, version: str) -> Gap | None:
         if gap.test == test and gap.handler == handler and version in gap.versions:
             return gap
     return None
+
+
+@dataclass(frozen=True)
+class Flake:
+    handler: str
+    message: str
+    """Part of the CRI error's message that identifies it."""
+    why: str
+
+
+KNOWN_FLAKES: Final[tuple[Flake, ...]] = (
+    Flake(
+        "pyrunc",
+        "ttrpc: closed",
+        "kill and exit are not ordered: the exit is published (and the shim shut down) before the Kill reply",
+    ),
+)
+"""Races pyrunc loses now and then where the Go shim never does (issue 9).
+
+Only stops tolerate them (``Pods.stop_pod`` / ``stop_container``), by
+retrying the call once as kubelet would; every retry is listed in the run's
+summary. Everything a case asserts afterwards (e.g. nothing left) still holds.
+"""
+
+
+def flake_messages(handler: str) -> tuple[str, ...]:
+    return tuple(f.message for f in KNOWN_FLAKES if f.handler == handler)

@@ -22,7 +22,7 @@ import pytest
 
 from ._client import CRIClient, CRIError
 from ._daemon import RUNC_ROOT, CRIDaemon, mounts_under, wait_until
-from ._gaps import gap_for
+from ._gaps import flake_messages, gap_for
 from ._peers import VERSIONS, busybox, containerd_peer, runc
 from ._pods import Pods
 
@@ -97,6 +97,7 @@ def _clean_up(daemon: CRIDaemon) -> list[str]:
         finally:
             client.close()
     ids = set(daemon.bundles())
+    sockets = daemon.shim_sockets()
     daemon.stop()
     try:
         wait_until(lambda: not daemon.shims(), 10, "the daemon's shims to exit")
@@ -107,6 +108,10 @@ def _clean_up(daemon: CRIDaemon) -> list[str]:
                 os.kill(shim.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+    for path in sockets:
+        if os.path.exists(path):
+            leftovers.append(f"shim socket {path}")
+            os.unlink(path)
     for id in ids:
         leftovers.append(f"bundle {id}")
         if (RUNC_ROOT / id).exists():
@@ -145,11 +150,26 @@ def pods(cri_daemon: CRIDaemon, cri: CRIClient, handler: str, request: pytest.Fi
     """This case's pods on ``handler``; stopped and removed after it (a failure there fails the case)."""
     request.node.stash[_LOG_OFFSET] = (cri_daemon, cri_daemon.log_size())
     cri.wait_ready(30)
-    made = Pods(cri_daemon, cri, handler, request.node.name)
+    made = Pods(cri_daemon, cri, handler, request.node.name, retry_on=flake_messages(handler))
     yield made
+    if gap_for(request.node.originalname, handler, cri_daemon.peer.version) is not None:
+        # a gap (e.g. a kill that never completes) can keep CRI from ever stopping the pod:
+        # clear the case's cgroups first so the daemon stays usable for the cases after it
+        made.kill_container_processes()
     errors = made.teardown()
-    if errors and gap_for(request.node.originalname, handler, cri_daemon.peer.version) is None:
+    _FLAKES_SEEN.extend(f"{request.node.nodeid}: {r}" for r in made.retried)
+    if errors:
         pytest.fail("tearing down the case's pods: " + "; ".join(errors))
+
+
+_FLAKES_SEEN: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _FLAKES_SEEN:
+        terminalreporter.section("cri: known flakes retried once (issue 9)")
+        for line in _FLAKES_SEEN:
+            terminalreporter.write_line(line)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -20,8 +20,10 @@ from ._pods import Pods
 from ._stream import run_exec
 
 SLEEP = ["/bin/sleep", "inf"]
-TERM_EXITS = ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep inf & wait"]
+TERM_EXITS = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"]
 """A PID 1 that exits 0 on SIGTERM (PID 1 ignores signals it has no handler for)."""
+TERM_EXITS_WITH_CHILD = ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep inf & wait"]
+"""The same, leaving a child behind it (killed with the PID namespace when its init exits)."""
 BURN = ["/bin/sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo warm; sleep inf"]
 MiB = 1 << 20
 _LOG_LINE = re.compile(r"^(\S+) (stdout|stderr) ([FP]) (.*)$")
@@ -89,7 +91,7 @@ def test_status_and_list(pods: Pods) -> None:
     status = pods.cri.pod_status(pod.id)
     assert (status.state, status.handler) == ("SANDBOX_READY", pods.handler)
     assert pod.id in {p.id for p in pods.cri.list_pods() if p.state == "SANDBOX_READY"}
-    pods.cri.stop_pod(pod.id)
+    pods.stop_pod(pod)
     assert pods.cri.pod_status(pod.id).state == "SANDBOX_NOTREADY"
     assert pods.cri.container_status(running).state == "CONTAINER_EXITED"
 
@@ -254,13 +256,26 @@ def test_shared_pid_stop(pods: Pods) -> None:
         lambda: b"sleep 1001" in pods.cri.exec_sync(watcher, ["/bin/ps", "-o", "args"]).stdout, 10, "sleep 1001"
     )
     started = time.monotonic()
-    pods.cri.stop_container(c, timeout=5, deadline=30)
+    pods.stop_container(c, timeout=5, deadline=15)
     elapsed = time.monotonic() - started
     assert pods.cri.container_status(c).state == "CONTAINER_EXITED"
     assert elapsed < 8, f"StopContainer took {elapsed:.1f}s"
     procs = pods.cgroup(c, "pids") / "cgroup.procs"
     assert not procs.exists() or procs.read_text() == "", "processes left in the stopped container's cgroup"
     assert b"sleep 1001" not in pods.cri.exec_sync(watcher, ["/bin/ps", "-o", "args"]).stdout
+
+
+def test_stop_init_with_child(pods: Pods) -> None:
+    """An init that exits on SIGTERM while it has a child: stopped at once, exit code 0."""
+    pod = pods.pod()
+    c = pods.container(pod, "c", TERM_EXITS_WITH_CHILD)
+    wait_until(lambda: b"sleep inf" in pods.cri.exec_sync(c, ["/bin/ps", "-o", "args"]).stdout, 10, "the child")
+    started = time.monotonic()
+    pods.stop_container(c, timeout=10, deadline=15)
+    elapsed = time.monotonic() - started
+    s = pods.cri.container_status(c)
+    assert (s.state, s.exit_code) == ("CONTAINER_EXITED", 0), s
+    assert elapsed < 8, f"StopContainer took {elapsed:.1f}s"
 
 
 def test_parallel_stops(pods: Pods) -> None:
@@ -270,7 +285,7 @@ def test_parallel_stops(pods: Pods) -> None:
 
     def stop(id: str) -> None:
         try:
-            pods.cri.stop_container(id, timeout=20, deadline=40)
+            pods.stop_container(id, timeout=20, deadline=40)
         except BaseException as err:  # reported below, with the others
             errors.append(err)
 
@@ -302,7 +317,7 @@ def test_containerd_restart(pods: Pods, sig: signal.Signals) -> None:
         assert pods.cri.exec_sync(id, ["/bin/echo", "still here"]).stdout == b"still here\n"
     c = pods.container(pod, "c", SLEEP)
     assert pods.cri.container_status(c).state == "CONTAINER_RUNNING"
-    pods.cri.stop_container(b, timeout=10)
+    pods.stop_container(b, timeout=10)
     s = pods.cri.container_status(b)
     assert (s.state, s.exit_code) == ("CONTAINER_EXITED", 0), s
 
@@ -320,9 +335,9 @@ def test_nothing_left(pods: Pods) -> None:
     assert sockets, "no shim socket found in the bundles"
     assert {s.id for s in daemon.shims()} & ids
     for id in (a, b, done):
-        pods.cri.stop_container(id, timeout=10)
+        pods.stop_container(id, timeout=10)
         pods.cri.remove_container(id)
-    pods.cri.stop_pod(pod.id)
+    pods.stop_pod(pod)
     pods.cri.remove_pod(pod.id)
     pods.pods.remove(pod)
     wait_until(lambda: not {s.id for s in daemon.shims()} & ids, 10, "the pod's shims to exit")
