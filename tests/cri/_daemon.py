@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -124,7 +124,7 @@ class ShimProcess:
 class CRIDaemon:
     """A running private containerd (one pinned version) with CRI, and ``ctr`` bound to it."""
 
-    def __init__(self, peer: Peer, tmp: Path, *, debug: bool = False) -> None:
+    def __init__(self, peer: Peer, tmp: Path, *, debug: bool = False, wrappers: Mapping[str, str] | None = None) -> None:
         self.peer = peer
         self.tmp = tmp
         self.address = str(tmp / "containerd.sock")
@@ -138,6 +138,8 @@ class CRIDaemon:
         self.cgroup_parent = f"/shimtypes-cri-{uuid.uuid4().hex[:8]}"
         """Every pod's cgroups live under it (cgroupfs driver), so leaks are ours to find."""
         self.debug = debug
+        self.wrappers = dict(wrappers or {})
+        """Executables (name -> script) put first on the daemon's PATH, e.g. a fault-injecting ``runc``."""
         self.proc: subprocess.Popen[bytes] | None = None
 
     # -- lifecycle ---------------------------------------------------------------
@@ -146,6 +148,9 @@ class CRIDaemon:
         for d in (self.bin, self.log_dir, self.tmp / "cni" / "bin", self.tmp / "cni" / "net.d", self.tmp / "opt"):
             d.mkdir(parents=True, exist_ok=True)
         (self.bin / PYRUNC_SHIM).symlink_to(pyrunc_shim())
+        for name, script in self.wrappers.items():
+            (self.bin / name).write_text(script)
+            (self.bin / name).chmod(0o755)
         self.config.write_text(config_toml(self.peer, self.tmp, self.address, debug=self.debug))
         self.start()
         self.import_image()

@@ -148,11 +148,15 @@ _LOG_OFFSET = pytest.StashKey[tuple[CRIDaemon, int]]()
 @pytest.fixture
 def pods(cri_daemon: CRIDaemon, cri: CRIClient, handler: str, request: pytest.FixtureRequest) -> Iterator[Pods]:
     """This case's pods on ``handler``; stopped and removed after it (a failure there fails the case)."""
-    request.node.stash[_LOG_OFFSET] = (cri_daemon, cri_daemon.log_size())
+    yield from _pods(cri_daemon, cri, handler, request)
+
+
+def _pods(daemon: CRIDaemon, cri: CRIClient, handler: str, request: pytest.FixtureRequest) -> Iterator[Pods]:
+    request.node.stash[_LOG_OFFSET] = (daemon, daemon.log_size())
     cri.wait_ready(30)
-    made = Pods(cri_daemon, cri, handler, request.node.name, retry_on=flake_messages(handler))
+    made = Pods(daemon, cri, handler, request.node.name, retry_on=flake_messages(handler))
     yield made
-    if gap_for(request.node.originalname, handler, cri_daemon.peer.version) is not None:
+    if gap_for(request.node.originalname, handler, daemon.peer.version) is not None:
         # a gap (e.g. a kill that never completes) can keep CRI from ever stopping the pod:
         # clear the case's cgroups first so the daemon stays usable for the cases after it
         made.kill_container_processes()
@@ -160,6 +164,40 @@ def pods(cri_daemon: CRIDaemon, cri: CRIClient, handler: str, request: pytest.Fi
     _FLAKES_SEEN.extend(f"{request.node.nodeid}: {r}" for r in made.retried)
     if errors:
         pytest.fail("tearing down the case's pods: " + "; ".join(errors))
+
+
+SLOW_KILL_RUNC = """#!/bin/sh
+# runc, but "runc kill" answers 0.5 s after the signal went out: whatever the killed process's
+# exit sets off in the shim happens while its Kill is still in flight
+{runc} "$@"; rc=$?
+for arg in "$@"; do if [ "$arg" = kill ]; then sleep 0.5; break; fi; done
+exit $rc
+"""
+
+
+@pytest.fixture
+def slow_kill_daemon(cri_daemon: CRIDaemon) -> Iterator[CRIDaemon]:
+    """A daemon of ``cri_daemon``'s version, for one case, whose shims drive a slow-to-answer ``runc kill``."""
+    real = runc()
+    assert real is not None
+    tmp = Path(tempfile.mkdtemp(prefix="shimtypes-cri-"))
+    daemon = CRIDaemon(cri_daemon.peer, tmp, wrappers={"runc": SLOW_KILL_RUNC.format(runc=real)})
+    try:
+        daemon.setup()
+        yield daemon
+    finally:
+        leftovers = _clean_up(daemon)
+        shutil.rmtree(tmp, ignore_errors=True)
+    assert not leftovers, f"slow-kill containerd {daemon.peer.version}: left behind: {leftovers}"
+
+
+@pytest.fixture
+def slow_kill_pods(slow_kill_daemon: CRIDaemon, handler: str, request: pytest.FixtureRequest) -> Iterator[Pods]:
+    client = CRIClient(slow_kill_daemon.endpoint)
+    try:
+        yield from _pods(slow_kill_daemon, client, handler, request)
+    finally:
+        client.close()
 
 
 _FLAKES_SEEN: list[str] = []

@@ -278,6 +278,22 @@ def test_stop_init_with_child(pods: Pods) -> None:
     assert elapsed < 8, f"StopContainer took {elapsed:.1f}s"
 
 
+def test_kill_answered_before_exit(slow_kill_pods: Pods) -> None:
+    """A Kill whose process exits before runc answers still gets its reply (exits held while a kill runs).
+
+    ``runc kill`` is made slow (the daemon's ``runc`` wrapper): a shim that publishes the
+    exit first lets containerd delete the task and close the connection under the Kill.
+    """
+    pods = slow_kill_pods
+    pod = pods.pod()
+    c = pods.container(pod, "c", SLEEP)
+    pods.cri.stop_container(c, timeout=0)  # SIGKILL at once; no retry: this is the case
+    s = pods.cri.container_status(c)
+    assert (s.state, s.exit_code) == ("CONTAINER_EXITED", 137), s
+    pods.cri.stop_pod(pod.id)
+    assert pods.cri.pod_status(pod.id).state == "SANDBOX_NOTREADY"
+
+
 def test_parallel_stops(pods: Pods) -> None:
     pod = pods.pod()
     ids = [pods.container(pod, f"c{i}", TERM_EXITS) for i in range(6)]
