@@ -20,8 +20,8 @@ from ._pods import Pods
 from ._stream import run_exec
 
 SLEEP = ["/bin/sleep", "inf"]
-TERM_EXITS = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"]
-"""A PID 1 that exits 0 on SIGTERM (PID 1 ignores signals it has no handler for)."""
+TERM_EXITS = ["/bin/sh", "-c", "trap 'exit 0' TERM; echo trapped; while :; do sleep 0.1; done"]
+"""A PID 1 that exits 0 on SIGTERM once it logged ``trapped`` (``_trapped``)."""
 TERM_EXITS_WITH_CHILD = ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep inf & wait"]
 """The same, leaving a child behind it (killed with the PID namespace when its init exits)."""
 BURN = ["/bin/sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo warm; sleep inf"]
@@ -43,6 +43,12 @@ def _wait_log(pods: Pods, id: str, needle: str, timeout: float = 20) -> list[tup
     path = pods.log_file(id)
     wait_until(lambda: path.exists() and needle in path.read_text(), timeout, f"{needle!r} in {path}")
     return _log_lines(path)
+
+
+def _trapped(pods: Pods, *ids: str) -> None:
+    """Until each TERM_EXITS container has its SIGTERM handler (before it, SIGTERM kills it: 143)."""
+    for id in ids:
+        _wait_log(pods, id, "trapped")
 
 
 def _warm(pods: Pods, id: str) -> None:
@@ -297,6 +303,7 @@ def test_kill_answered_before_exit(slow_kill_pods: Pods) -> None:
 def test_parallel_stops(pods: Pods) -> None:
     pod = pods.pod()
     ids = [pods.container(pod, f"c{i}", TERM_EXITS) for i in range(6)]
+    _trapped(pods, *ids)
     errors: list[BaseException] = []
 
     def stop(id: str) -> None:
@@ -323,6 +330,7 @@ def test_parallel_stops(pods: Pods) -> None:
 def test_containerd_restart(pods: Pods, sig: signal.Signals) -> None:
     pod = pods.pod()
     a, b = pods.container(pod, "a", SLEEP), pods.container(pod, "b", TERM_EXITS)
+    _trapped(pods, b)
     shims = {s.pid for s in pods.daemon.shims() if s.id in (pod.id, a, b)}
     pods.daemon.restart(sig)
     pods.cri.wait_ready(30)
