@@ -117,11 +117,7 @@ def _clean_up(daemon: CRIDaemon) -> list[str]:
         if (RUNC_ROOT / id).exists():
             subprocess.run(["runc", "--root", str(RUNC_ROOT), "delete", "--force", id], capture_output=True, check=False)
     for point in sorted(mounts_under(daemon.tmp), key=len, reverse=True):
-        if "/io.containerd.snapshotter.v1." in point and "/snapshots/" not in point:
-            continue
         leftovers.append(f"mount {point}")
-        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
-    for point in sorted(mounts_under(daemon.tmp), key=len, reverse=True):
         subprocess.run(["umount", "-l", point], capture_output=True, check=False)
     daemon.remove_cgroup_parent()
     leftovers.extend(f"cgroup {d}" for d in daemon.cgroup_dirs())
