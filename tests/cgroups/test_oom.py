@@ -46,9 +46,12 @@ def test_v1_oom_kill_calls_back_with_container_id(v1_cgroup: str) -> None:
             child = subprocess.Popen([sys.executable, "-c", HOG], preexec_fn=lambda: join_v1_cgroup(v1_cgroup))
             try:
                 cid = await asyncio.wait_for(fired, 60)
+                # The notifier fires as the OOM starts; the kernel's kill follows.
+                status = await asyncio.wait_for(asyncio.to_thread(child.wait), 60)
             finally:
-                child.kill()
-                status = child.wait()
+                if child.poll() is None:
+                    child.kill()
+                    child.wait()
             return cid, status
         finally:
             watcher.close()
