@@ -24,7 +24,7 @@ import socket
 import struct
 import tempfile
 
-__all__ = ["Console", "ConsoleError", "ConsoleSocket", "resize_pty"]
+__all__ = ["Console", "ConsoleError", "ConsoleSocket", "TerminalIO", "resize_pty"]
 
 _CHUNK = 65536
 _MAX_NAME = 4096
@@ -238,3 +238,87 @@ class Console:
             if fd >= 0:
                 os.close(fd)
         self._in = -1
+
+
+class TerminalIO:
+    """A terminal process's I/O for the task service: a console socket, then the console.
+
+    Made before the runtime's create/exec (``socket.path`` goes on runc's
+    command line); ``attach`` receives the master while runc runs. The child
+    gets no stdio fds of ours (``fds`` are /dev/null: runc gives it the pty).
+    ``wait_output`` waits for the copy to drain, at most ``drain_timeout``
+    seconds: a process that left the container (a shared pid namespace) may
+    keep the pty open for good, and the exit must still be reported.
+    """
+
+    def __init__(self, *, stdin: str, stdout: str, drain_timeout: float = 2.0) -> None:
+        self._stdin, self._stdout = stdin, stdout
+        self._drain_timeout = drain_timeout
+        self.socket: ConsoleSocket | None = ConsoleSocket()
+        self.console: Console | None = None
+        self._null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        self._stdin_closed = False
+        self._size: tuple[int, int] | None = None
+
+    @property
+    def fds(self) -> tuple[int, int, int]:
+        return (self._null, self._null, self._null)
+
+    @property
+    def socket_path(self) -> str:
+        """Where runc must send the master (``--console-socket``)."""
+        if self.socket is None:
+            raise ConsoleError(errno.EBADF, "console socket already used")
+        return self.socket.path
+
+    async def attach(self) -> None:
+        """Receive the master from runc and start copying; the socket is removed."""
+        if self.socket is None:
+            raise ConsoleError(errno.EBADF, "console socket already used")
+        try:
+            master = await self.socket.receive_master()
+        finally:
+            self.socket.close()
+            self.socket = None
+        try:
+            self.console = Console(master, stdin=self._stdin, stdout=self._stdout)
+        except BaseException:
+            os.close(master)
+            raise
+        if self._size is not None:
+            self.console.resize(*self._size)
+        if self._stdin_closed:
+            self.console.close_stdin()
+
+    def close_child_ends(self) -> None:
+        if self._null >= 0:
+            os.close(self._null)
+            self._null = -1
+
+    def resize(self, width: int, height: int) -> None:
+        """``ResizePty`` (kept for the console if it has not arrived yet)."""
+        if self.console is None:
+            self._size = (width, height)
+        else:
+            self.console.resize(width, height)
+
+    def close_stdin(self) -> None:
+        self._stdin_closed = True
+        if self.console is not None:
+            self.console.close_stdin()
+
+    async def wait_output(self) -> None:
+        if self.console is None:
+            return
+        try:
+            await asyncio.wait_for(self.console.wait_output(), self._drain_timeout)
+        except TimeoutError:
+            pass
+
+    def close(self) -> None:
+        self.close_child_ends()
+        if self.socket is not None:
+            self.socket.close()
+            self.socket = None
+        if self.console is not None:
+            self.console.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from impl.shim._console import Console, ConsoleError, ConsoleSocket
+from impl.shim._console import Console, ConsoleError, ConsoleSocket, TerminalIO
 
 BIG = 300_000  # several pty and FIFO buffers' worth, written just before exit
 
@@ -215,25 +215,26 @@ def test_real_runc_console(tmp_path: Path) -> None:
     async def scenario() -> bytes:
         stdin, stdout = _fifos(tmp_path)
         reader = _reader(stdout)
-        sock = ConsoleSocket()
-        created = asyncio.to_thread(
-            subprocess.run, [*runc, "create", "--bundle", str(bundle), "--console-socket", sock.path, cid],
-            capture_output=True, text=True)
+        io = TerminalIO(stdin=str(stdin), stdout=str(stdout))
+        io.resize(123, 45)  # ResizePty may come before the console exists
         try:
-            master, result = await asyncio.gather(sock.receive_master(), created)
-        finally:
-            sock.close()
-        assert result.returncode == 0, result.stderr
-        console = Console(master, stdin=str(stdin), stdout=str(stdout))
-        try:
-            console.resize(123, 45)
+            created = asyncio.to_thread(
+                subprocess.run,
+                [*runc, "create", "--bundle", str(bundle), "--console-socket", io.socket_path, cid],
+                stdin=io.fds[0], capture_output=True, text=True)
+            _, result = await asyncio.gather(io.attach(), created)
+            io.close_child_ends()
+            assert result.returncode == 0, result.stderr
+            assert io.socket is None
             writer = os.open(stdin, os.O_WRONLY)
             os.write(writer, b"typed\n")
             os.close(writer)
             subprocess.run([*runc, "start", cid], check=True)
-            await asyncio.wait_for(console.wait_output(), 60)
+            assert io.console is not None
+            await asyncio.wait_for(io.console.wait_output(), 60)
+            await io.wait_output()
         finally:
-            console.close()
+            io.close()
         return await asyncio.wait_for(reader, 30)
 
     try:
@@ -244,3 +245,29 @@ def test_real_runc_console(tmp_path: Path) -> None:
     assert b"got:typed\r\n" in out
     assert out.endswith(b"y" * BIG + b"END\r\n")
     assert not (root / cid).exists()
+
+
+def test_terminal_io_bounds_the_drain_when_a_stray_process_keeps_the_pty(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        stdin, stdout = _fifos(tmp_path)
+        reader = _reader(stdout)
+        io = TerminalIO(stdin=str(stdin), stdout=str(stdout), drain_timeout=0.2)
+        master, slave = os.openpty()
+        try:
+            async def runc_sends() -> None:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+                    await asyncio.get_running_loop().sock_connect(c, io.socket_path)
+                    socket.send_fds(c, [b"/dev/ptmx"], [master])
+
+            io.close_stdin()  # CloseIO before the console arrived: applied on attach
+            await asyncio.gather(io.attach(), runc_sends())
+            os.close(master)
+            os.write(slave, b"partial")  # the slave stays open: output never ends by itself
+            # Returns after drain_timeout instead of waiting for a slave that never closes.
+            await asyncio.wait_for(io.wait_output(), 10)
+        finally:
+            os.close(slave)
+            io.close()
+        assert await asyncio.wait_for(reader, 30) == b"partial"
+
+    asyncio.run(scenario())
