@@ -154,12 +154,12 @@ def _min_wall(cmd: list[str], n: int = 11, cwd: str | None = None) -> float:
     return min(walls) * 1000
 
 
-SERVE_IMPORTS = "import sys; sys.modules['ssl'] = None; import impl.shim._serve, impl.shim._runc_service"
+SERVE_IMPORTS = "import sys; sys.modules['ssl'] = None; import impl.shim._serve, impl.pyrunc._ops"
 RSS_STEPS = (
     ("interpreter", "pass"),
     ("+ asyncio", "import asyncio"),
     ("+ protobuf messages", "import shimtypes.pb.task_pb2, shimtypes.pb.task_events_pb2, shimtypes.pb.events_pb2"),
-    ("+ impl.ttrpc, loader, runner, pyrunc", "import impl.ttrpc, impl.loader, impl.shim._serve, impl.shim._runc_service"),
+    ("+ impl.ttrpc, loader, runner, pyrunc", "import impl.ttrpc, impl.loader, impl.shim._serve, impl.pyrunc._ops"),
 )
 
 
@@ -170,7 +170,7 @@ def phases(shim: str) -> None:
         delete = [shim, "-namespace", "bench", "-address", "/nonexistent.sock", "-id", "nosuch", "-bundle", bundle, "delete"]
         rows = [
             ("python -c pass (interpreter floor)", _min_wall([py, "-c", "pass"])),
-            ("start path imports", _min_wall([py, "-c", "import impl.shim.pyrunc, impl.shim._runner, impl.shim._start"])),
+            ("start path imports", _min_wall([py, "-c", "import impl.pyrunc, impl.shim._runner, impl.shim._start"])),
             ("serving path imports", _min_wall([py, "-c", SERVE_IMPORTS])),
             ("`delete` action, nothing to clean", _min_wall(delete, cwd=bundle)),
             ("Go: containerd-shim-runc-v2 -v (process floor)", _min_wall(["containerd-shim-runc-v2", "-v"])),

@@ -215,9 +215,16 @@ def _pyright() -> str:
     return found
 
 
-def _pyright_json(args: list[str]) -> tuple[int, dict[str, object], str]:
-    cmd = [_pyright(), "--pythonpath", sys.executable, "--outputjson", *args]
-    proc = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
+def _pyright_json(args: list[str], *, pythonpath: bool = True) -> tuple[int, dict[str, object], str]:
+    env = _env()
+    if pythonpath:
+        cmd = [_pyright(), "--pythonpath", sys.executable, "--outputjson", *args]
+    else:
+        # ``--verifytypes`` resolves no package with ``--pythonpath`` (pyright 1.1.414):
+        # it finds this interpreter as the first ``python`` on PATH instead.
+        cmd = [_pyright(), "--outputjson", *args]
+        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT)
     start = proc.stdout.find("{")
     try:
         data = json.loads(proc.stdout[start:]) if start >= 0 else None
@@ -389,10 +396,10 @@ def test_pyright_teeth(pyright_checked: Checked, workspace: Workspace) -> None:
 # -- pyright --verifytypes ---------------------------------------------------
 
 
-@pytest.mark.parametrize("package", ["shimtypes", "impl"])
+@pytest.mark.parametrize("package", ["shimtypes", "impl", "impl.shim"])
 def test_verifytypes_complete(package: str) -> None:
     """What integrators see: every public symbol fully and unambiguously typed."""
-    _, data, output = _pyright_json(["--verifytypes", package, "--ignoreexternal"])
+    _, data, output = _pyright_json(["--verifytypes", package, "--ignoreexternal"], pythonpath=False)
     completeness = data.get("typeCompleteness")
     assert isinstance(completeness, dict), output
     score = completeness["completenessScore"]

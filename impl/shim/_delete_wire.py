@@ -3,7 +3,7 @@
 ``delete`` prints one small message and exits; importing protobuf for it
 costs about 30 ms on containerd's critical path. The encoding is proto3's:
 fields in number order, zero scalars and an absent timestamp omitted.
-``tests/pyrunc/test_delete_wire.py`` checks byte equality with protobuf.
+``tests/shim/test_delete_wire.py`` checks byte equality with protobuf.
 """
 
 from __future__ import annotations

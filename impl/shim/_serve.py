@@ -29,12 +29,13 @@ from impl.ttrpc import Server, require_same_user
 from shimtypes import EVENT_PLUGIN, TASK_SERVICE_NAME, TTRPC_PLUGIN, TaskService, TTRPCServer
 from shimtypes._shim import Init, Publisher
 
-from ._address import UNIX_PREFIX, bind_socket, read_address, remove_socket, socket_address
+from ._address import ADDRESS_FILE, UNIX_PREFIX, bind_socket, read_address, remove_socket, socket_address
+from ._context import shim_context
 from ._flags import ShimFlags
 from ._log import setup_logging
+from ._process import LISTENER_FD, EarlySignals
 from ._publisher import RemotePublisher
-from ._runner import EARLY_EXIT_SIGNALS, shim_context
-from ._start import ADDRESS_FILE, LISTENER_FD
+from ._reaper import Reaper
 
 __all__ = ["SHUTDOWN_GRACE", "TaskPlugin", "serve", "set_child_subreaper", "shim_plugins"]
 
@@ -61,6 +62,7 @@ class TaskPlugin:
         self.service = service
 
     def register_ttrpc(self, server: TTRPCServer, /) -> None:
+        """Serve the task service as ``containerd.task.v2.Task``."""
         from impl.ttrpc import bind_task_service
 
         server.register_service(TASK_SERVICE_NAME, bind_task_service(self.service))
@@ -85,8 +87,12 @@ def shim_plugins(
     return registry
 
 
-def serve(runtime_id: str, init: Init, flags: ShimFlags) -> int:
-    """Run the serving process to completion; returns the exit status."""
+def serve(runtime_id: str, init: Init, flags: ShimFlags, early: EarlySignals | None = None) -> int:
+    """Run the serving process to completion; returns the exit status.
+
+    ``early`` holds the stop requests that arrived while the process was
+    starting (see ``EarlySignals``): serving then stops at once, cleanly.
+    """
     ctx = shim_context(flags)
     setup_logging(ctx.bundle, runtime_id, debug=flags.debug)
     try:
@@ -94,7 +100,7 @@ def serve(runtime_id: str, init: Init, flags: ShimFlags) -> int:
     except OSError as exc:
         _log.warning("cannot become a child subreaper: %s", exc)
     try:
-        return asyncio.run(_serve(init, flags))
+        return asyncio.run(_serve(init, flags, early.received if early is not None else []))
     except Exception:
         _log.exception("shim failed")
         return 1
@@ -131,7 +137,7 @@ def _inherited_listener() -> tuple[socket.socket, str] | None:
     return sock, address
 
 
-async def _serve(init: Init, flags: ShimFlags) -> int:
+async def _serve(init: Init, flags: ShimFlags, early_signals: list[int]) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 
@@ -143,15 +149,10 @@ async def _serve(init: Init, flags: ShimFlags) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    if EARLY_EXIT_SIGNALS:
-        _log.info("stop requested during start-up (signal %d)", EARLY_EXIT_SIGNALS[0])
+    if early_signals:
+        _log.info("stop requested during start-up (signal %d)", early_signals[0])
         stop.set()
-    try:
-        from ._reaper import Reaper
-    except ImportError:  # pragma: no cover - the runtime owns reaping when present
-        _log.warning("no reaper available: exited children are not collected")
-    else:
-        Reaper.install(loop)
+    Reaper.install(loop)
 
     ctx = shim_context(flags)
     listener, address = _listener(flags)

@@ -1,15 +1,15 @@
-"""The default ``start_shim``: bind, hand the listener to a serving child, report.
+"""Starting the serving process: bind, hand the listener to a serving child, report.
 
 Follows the Go/runc pattern: listen first (so containerd's dial queues in
-the backlog while the child starts), re-exec this program without an action
-and with the listener as fd 3 in a new session, write ``./address``, return
-the address. The child's stdio is ``/dev/null``: containerd reads ``start``'s
-stdout+stderr pipe until EOF, so a child holding it would block containerd.
-``posix_spawn`` rather than ``subprocess`` keeps the start path light.
-With ``fork=True`` the child is forked instead: by the program's
-pre-imported fork server when one runs (``_zygote``), which saves the
-~150 ms of a fresh interpreter importing the serving path; else from this
-``start`` process itself (saves the interpreter start and start imports).
+the backlog while the child starts), start the serving process without an
+action and with the listener as fd 3 in a new session, write ``./address``,
+return the address. The child's stdio is ``/dev/null``: containerd reads
+``start``'s stdout+stderr pipe until EOF, so a child holding it would block
+containerd. ``posix_spawn`` rather than ``subprocess`` keeps the start path
+light. The child is re-executed (``exec``), forked from this process
+(``fork``: saves the interpreter start and the start imports), or forked by
+the program's pre-imported zygote (``zygote``: also saves the ~150 ms of
+importing the serving path); see ``ShimOptions``.
 """
 
 from __future__ import annotations
@@ -27,76 +27,19 @@ from ._address import (
     write_address,
 )
 from ._flags import ShimFlags, serve_args
-
-ENV_ENABLE = "SHIMTYPES_ZYGOTE"
-"""Unset: fork serving shims (zygote, else from ``start``); ``0``: no zygote; ``exec``: never fork."""
+from ._process import LISTENER_FD, detach_serving_child, exit_with, program_command
+from .zygote._client import ENV_ENABLE, ZygoteClient, ZygoteUnavailable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import signal as _signal
     from collections.abc import Callable, Mapping, Sequence
-    from typing import NoReturn
 
     from shimtypes._shim import StartOpts
 else:
     import _signal  # ``signal`` itself imports enum: ~5 ms of the start path
 
-__all__ = [
-    "ADDRESS_FILE",
-    "LISTENER_FD",
-    "adjust_oom_score",
-    "detach_serving_child",
-    "exit_with",
-    "program_command",
-    "start_serving",
-    "start_serving_shim",
-]
-
-LISTENER_FD = 3
-"""Where the serving process finds its listening socket (Go's ExtraFiles[0])."""
-
-
-def detach_serving_child(listener_fd: int) -> None:
-    """In a just-forked serving shim: listener on ``LISTENER_FD``, stdio on /dev/null, own session.
-
-    stdio must leave containerd's ``start`` pipe, which it reads until EOF.
-    """
-    if listener_fd != LISTENER_FD:
-        os.dup2(listener_fd, LISTENER_FD)
-        os.close(listener_fd)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
-    os.close(devnull)
-    os.setsid()
-
-
-def exit_with(body: Callable[[], int]) -> NoReturn:
-    """Run a forked child's ``body`` and ``_exit`` with its code: a fork never returns."""
-    code = 1
-    try:
-        code = body()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException:
-        code = 1
-    finally:
-        try:
-            if "logging" in sys.modules:
-                sys.modules["logging"].shutdown()
-        finally:
-            os._exit(code)
-
-
-def program_command() -> list[str]:
-    """The command line that re-runs this Python program, without its arguments.
-
-    Interpreter, its options (``-X ...``, ``-m mod`` or a script path) and the
-    program, taken from ``sys.orig_argv`` minus the trailing ``sys.argv[1:]``.
-    """
-    orig = list(sys.orig_argv)
-    keep = len(orig) - (len(sys.argv) - 1)
-    return [sys.executable, *orig[1:keep]]
+__all__ = ["ADDRESS_FILE", "adjust_oom_score", "start_serving", "start_serving_shim"]
 
 
 def start_serving_shim(
@@ -107,12 +50,14 @@ def start_serving_shim(
     socket_dir: str = SOCKET_DIR,
     reuse: bool = True,
 ) -> str:
-    """Start the serving process for ``opts`` and return its address.
+    """Start the serving process for ``opts`` (re-executed) and return its address.
 
-    ``command`` is the program to run (default: this one, see
-    ``program_command``); the serve flags are appended. With ``reuse``, a
-    live shim already on the computed socket is reused (grouping) instead of
-    failing.
+    The usual body of ``Shim.start_shim``. ``command`` is the program to run
+    (default: this one, see ``program_command``); the serve flags are
+    appended. With ``reuse``, a live shim already on the computed socket is
+    reused (grouping) instead of failing. Forking (zygote or from ``start``)
+    is chosen with ``ShimOptions.serving`` instead: the runner then starts
+    the shim without calling ``init``.
     """
     return start_serving(
         id=opts.id,
@@ -138,18 +83,15 @@ def start_serving(
     env: Mapping[str, str] | None = None,
     socket_dir: str = SOCKET_DIR,
     reuse: bool = True,
-    fork: bool = False,
+    serving: str = "exec",
+    become: Callable[[list[str]], int] | None = None,
 ) -> str:
     """``start_serving_shim`` with the ``StartOpts`` fields spelt out (no shimtypes import).
 
-    With ``fork`` (and the default ``command`` and ``env``), the serving
-    process is forked by this program's zygote (``_zygote``) when one is
-    running, else from this process (under ``run``), and a zygote is started
-    for the next shim. A forked shim runs ``serve`` in a process whose
-    ``main`` ran without the serve arguments (the zygote's: none; this one's:
-    ``start``): only for programs that do the same before ``run`` whatever
-    the action, as pyrunc does.
-    ``SHIMTYPES_ZYGOTE=0`` in the environment turns this off.
+    ``serving`` is ``exec``, ``fork`` or ``zygote`` (see ``ShimOptions``);
+    forking needs ``become(args)``, the serving process's body, and the
+    default ``command`` and ``env``. ``SHIMTYPES_ZYGOTE`` in the environment
+    downgrades the mode (``0``: no zygote; ``exec``: no fork).
     """
     grpc_address = address
     address = socket_address(grpc_address, namespace, id, socket_dir=socket_dir)
@@ -160,19 +102,25 @@ def start_serving(
             raise
         write_address(ADDRESS_FILE, address)
         return address
+    zygote: ZygoteClient | None = None
     try:
         program = list(command) if command is not None else program_command()
         args = serve_args(
             ShimFlags(namespace, id, grpc_address, publish_binary=containerd_binary or "containerd", debug=debug)
         )
         environ = os.environ if env is None else env
-        pid, zygote_missing = 0, ""
-        if fork and command is None and env is None:
-            pid, zygote_missing = _via_zygote(program, args, environ, listener.fileno())
-        if not pid and fork and command is None and env is None and environ.get(ENV_ENABLE) != "exec":
-            from ._runner import fork_serving
-
-            pid = fork_serving(args, listener.fileno())
+        mode = _effective_mode(serving, environ)
+        if command is not None or env is not None or become is None:
+            mode = "exec"
+        pid = 0
+        if mode == "zygote":
+            client = ZygoteClient.for_program(program, environ)
+            try:
+                pid = client.request(args, os.getcwd(), listener.fileno(), env=environ)
+            except ZygoteUnavailable:
+                zygote = client
+        if not pid and mode != "exec" and become is not None:
+            pid = _fork_serving(program, args, listener.fileno(), become)
         if not pid:
             pid = _spawn(program + args, listener.fileno(), environ)
         adjust_oom_score(pid)
@@ -182,25 +130,47 @@ def start_serving(
         raise
     finally:
         listener.close()
-    if zygote_missing:
-        # After this shim's own spawn, so it does not wait for this one.
-        from ._zygote import spawn_zygote
-
-        spawn_zygote(program, environ, zygote_missing)
+    if zygote is not None:
+        # After this shim's own start, so it does not wait for this one.
+        zygote.spawn(program, environ)
     return address
 
 
-def _via_zygote(program: list[str], args: list[str], env: Mapping[str, str], listener_fd: int) -> tuple[int, str]:
-    """(pid of a shim forked by the zygote, "") or (0, the zygote socket to start one on)."""
-    from . import _zygote
+def _effective_mode(serving: str, env: Mapping[str, str]) -> str:
+    if serving not in ("exec", "fork", "zygote"):
+        raise ValueError(f"serving mode {serving!r}: want exec, fork or zygote")
+    override = env.get(ENV_ENABLE)
+    if override == "exec":
+        return "exec"
+    if override == "0" and serving == "zygote":
+        return "fork"
+    return serving
 
-    if not _zygote.enabled(env):
-        return 0, ""
-    path = _zygote.zygote_path(program, env)
+
+def _fork_serving(program: list[str], args: list[str], listener_fd: int, become: Callable[[list[str]], int]) -> int:
+    """Fork the serving process off ``start`` (no new interpreter); its pid.
+
+    The child does what a re-executed ``<program> <args>`` would (new
+    session, stdio on /dev/null, the listener as fd 3, SIGTERM/SIGINT held
+    until handled), minus the interpreter start-up and the start imports.
+    """
+    old = _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGTERM, _signal.SIGINT})
     try:
-        return _zygote.request_shim(path, args, os.getcwd(), listener_fd, env=env), ""
-    except _zygote.ZygoteUnavailable:
-        return 0, path
+        pid = os.fork()
+        if pid == 0:
+
+            def body() -> int:
+                from .zygote._cmdline import set_cmdline
+
+                detach_serving_child(listener_fd)
+                sys.argv[1:] = args
+                set_cmdline([*program, *args])
+                return become(args)
+
+            exit_with(body)
+    finally:
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, old)
+    return pid
 
 
 def adjust_oom_score(pid: int) -> None:

@@ -26,9 +26,10 @@ from pathlib import Path
 import pytest
 
 from impl.shim import SOCKET_DIR, socket_path
-from impl.ttrpc import Server
+from impl.ttrpc import Client, Server, TaskClient
 from shimtypes import EVENTS_SERVICE_NAME, TTRPCMethodContext
 from shimtypes.pb.events_pb2 import ForwardRequest
+from shimtypes.pb.task_pb2 import ConnectRequest, ConnectResponse
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -54,6 +55,31 @@ def wait_pid_exit(pid: int, timeout: float) -> bool:
         return bool(readable)
     finally:
         os.close(fd)
+
+
+def sock_path(address: str) -> str:
+    """The socket file of a ``unix://`` address."""
+    assert address.startswith("unix://")
+    return address[len("unix://") :]
+
+
+async def _connect(path: str, id: str) -> ConnectResponse:
+    client = await Client.connect(path)
+    try:
+        return await TaskClient(client).connect(ConnectRequest(id=id), timeout=5)
+    finally:
+        await client.close()
+
+
+def connect(address: str, id: str) -> ConnectResponse:
+    """The shim's ``Connect`` answer (its pid and the task's), over a real ttrpc connection."""
+    return asyncio.run(_connect(sock_path(address), id))
+
+
+def terminate(pid: int) -> None:
+    """SIGTERM a serving shim and wait (bounded) for it to be gone."""
+    os.kill(pid, signal.SIGTERM)
+    assert wait_pid_exit(pid, 15), f"shim {pid} still running 15 s after SIGTERM"
 
 
 @dataclass

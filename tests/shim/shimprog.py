@@ -246,7 +246,7 @@ class EchoPlugin:
 
     async def orphan(self, ctx: TTRPCMethodContext, payload: bytes) -> bytes:
         """Leave a grandchild behind (its parent exits), as runc leaves a container's init."""
-        from impl.shim._reaper import Reaper
+        from impl.shim import Reaper
 
         status, out = await Reaper.install().run(["/bin/sh", "-c", "sleep 60 & echo $!"], capture=True)
         assert status == 0

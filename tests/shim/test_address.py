@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from impl.shim import SOCKET_PATH_LIMIT, read_address, socket_address, write_address
-from impl.shim._address import AddressInUseError, bind_socket, can_connect, remove_socket
+from impl.shim import AddressInUseError, bind_socket, can_connect, remove_socket
 
 
 def test_containerd_example() -> None:

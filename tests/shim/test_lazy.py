@@ -7,12 +7,24 @@ import re
 import subprocess
 import sys
 
-from .conftest import SHIMPROG, Bundle
+from .conftest import SHIMPROG, Bundle, connect, terminate
 
 _IMPORT = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|(\s*)(\S+)$")
 
 # Never on the short-lived paths.
-FORBIDDEN = ("asyncio", "grpc", "impl.ttrpc", "impl.loader", "impl.plugin", "impl.shim._serve", "logging")
+FORBIDDEN = (
+    "asyncio",
+    "grpc",
+    "impl.ttrpc",
+    "impl.loader",
+    "impl.plugin",
+    "impl.shim._serve",
+    "impl.shim._task",
+    "impl.shim._stdio",
+    "impl.shim._reaper",
+    "impl.shim.zygote._server",
+    "logging",
+)
 
 
 def imported_modules(b: Bundle, action: str) -> set[str]:
@@ -46,8 +58,6 @@ def test_start_imports_no_event_loop_and_no_protobuf(bundle: Bundle) -> None:
         assert _hits(names, FORBIDDEN) == set()
         assert _hits(names, ("google", "shimtypes.pb")) == set()
     finally:
-        from .test_lifecycle import connect, terminate
-
         terminate(connect((bundle.path / "address").read_text(), bundle.id).shim_pid)
 
 
@@ -60,9 +70,20 @@ def test_delete_imports_only_the_delete_response(bundle: Bundle) -> None:
     assert pb <= {"shimtypes.pb.task_pb2", "shimtypes.pb.mount_pb2", "shimtypes.pb.task_types_pb2"}
 
 
-# pyrunc runs ``start`` and ``delete`` without ``init`` (``run(direct=...)``):
+# pyrunc runs ``start`` and ``delete`` without ``init`` (``ShimOptions(serving=..., cleanup=...)``):
 # not even ``typing`` or ``shimtypes`` (a third of the interpreter's start-up each).
-PYRUNC_FORBIDDEN = (*FORBIDDEN, "typing", "shimtypes", "google", "subprocess", "signal", "enum", "re", "hashlib")
+PYRUNC_FORBIDDEN = (
+    *FORBIDDEN,
+    "typing",
+    "shimtypes",
+    "google",
+    "subprocess",
+    "signal",
+    "enum",
+    "re",
+    "hashlib",
+    "impl.pyrunc._ops",
+)
 PYRUNC = os.path.join(os.path.dirname(sys.executable), "containerd-shim-pyrunc-v1")
 
 
@@ -79,7 +100,7 @@ def pyrunc_imports(b: Bundle, action: str) -> tuple[set[str], bytes]:
     err = proc.stderr.decode()
     assert proc.returncode == 0, err[-2000:]
     names = {m.group(2) for m in map(_IMPORT.match, err.splitlines()) if m}
-    assert "impl.shim.pyrunc" in names
+    assert "impl.pyrunc" in names
     return names, proc.stdout
 
 
@@ -98,8 +119,6 @@ def test_pyrunc_delete_imports_neither_typing_nor_protobuf(bundle: Bundle) -> No
 
 
 def test_pyrunc_start_imports_neither_typing_nor_protobuf(bundle: Bundle) -> None:
-    from .test_lifecycle import connect, terminate
-
     names, out = pyrunc_imports(bundle, "start")
     try:
         assert out.decode() == (bundle.path / "address").read_text()

@@ -28,7 +28,7 @@ from shimtypes.pb.task_pb2 import (
     WaitRequest,
 )
 
-from .conftest import SHIMPROG, Bundle, EventsSink, LogReader, wait_pid_exit
+from .conftest import SHIMPROG, Bundle, EventsSink, LogReader, connect, sock_path, terminate, wait_pid_exit
 
 RUNTIME_ID = "io.containerd.shimtest.v1"
 LOGRUS_LINE = re.compile(
@@ -39,28 +39,6 @@ LOGRUS_LINE = re.compile(
 def expected_address(b: Bundle) -> str:
     digest = hashlib.sha256(f"{b.address}/{b.namespace}/{b.id}".encode()).hexdigest()
     return "unix:///run/containerd/s/" + digest
-
-
-def sock_path(address: str) -> str:
-    assert address.startswith("unix://")
-    return address[len("unix://") :]
-
-
-async def _connect(path: str, id: str) -> ConnectResponse:
-    client = await Client.connect(path)
-    try:
-        return await TaskClient(client).connect(ConnectRequest(id=id), timeout=5)
-    finally:
-        await client.close()
-
-
-def connect(address: str, id: str) -> ConnectResponse:
-    return asyncio.run(_connect(sock_path(address), id))
-
-
-def terminate(pid: int) -> None:
-    os.kill(pid, signal.SIGTERM)
-    assert wait_pid_exit(pid, 15), f"shim {pid} still running 15 s after SIGTERM"
 
 
 def test_start_prints_only_the_address_and_serves(bundle: Bundle) -> None:

@@ -12,7 +12,7 @@ import pytest
 from impl.loader import LoadPolicy, load
 from impl.plugin import IDRegisteredError, InitContext, Registration
 from impl.shim import TaskPlugin
-from impl.shim._serve import shim_plugins
+from impl.shim import shim_plugins
 from impl.ttrpc import Client, Server, TTRPCError
 from shimtypes import EVENT_PLUGIN, INTERNAL_PLUGIN, TASK_SERVICE_NAME, TTRPC_PLUGIN, Publisher, ShimContext
 

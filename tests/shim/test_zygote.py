@@ -21,20 +21,21 @@ from pathlib import Path
 
 import pytest
 
-from impl.shim import _zygote
-from impl.shim._address import bind_socket, remove_socket, socket_address, socket_path
-from impl.shim._zygote import (
+from impl.shim import bind_socket, remove_socket, socket_address, socket_path
+from impl.shim.zygote import (
     ENV_ENABLE,
     ENV_IDLE,
     ENV_SOCKET,
     ZYGOTE_DIR,
+    Zygote,
+    ZygoteClient,
     ZygoteUnavailable,
-    request_shim,
+    read_request,
     zygote_path,
 )
+from impl.shim.zygote._server import _exit_on_signal
 
-from .conftest import SHIMPROG, Bundle, wait_pid_exit
-from .test_lifecycle import connect, terminate
+from .conftest import SHIMPROG, Bundle, connect, terminate, wait_pid_exit
 
 PYRUNC = os.path.join(os.path.dirname(sys.executable), "containerd-shim-pyrunc-v1")
 
@@ -85,9 +86,31 @@ def status(pid: int) -> dict[str, str]:
         return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
 
 
+def request_shim(path: str, args: list[str], cwd: str, listener_fd: int, *, env: dict[str, str] | None = None) -> int:
+    return ZygoteClient(path).request(args, cwd, listener_fd, env=env)
+
+
 def fd_targets(pid: int) -> set[str]:
-    """What the process's fds above stdio point at (``socket:[inode]``, file paths)."""
-    return {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd") if int(fd) > 2}
+    """What the process's fds above stdio point at (``socket:[inode]``, file paths).
+
+    A serving shim opens and closes descriptors while it runs: one listed
+    but gone before ``readlink`` is skipped, not an error.
+    """
+    targets = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        if int(fd) > 2:
+            try:
+                targets.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+            except FileNotFoundError:
+                pass
+    return targets
+
+
+def zygote_own_fds(pid: int, path: str) -> set[str]:
+    """The idle zygote's sockets and its lock file: what no shim it forks may hold."""
+    own = {t for t in fd_targets(pid) if t.startswith("socket:") or t == path + ".lock"}
+    assert path + ".lock" in own and any(t.startswith("socket:") for t in own), own
+    return own
 
 
 def test_forks_a_detached_serving_shim_then_exits_when_idle(bundle: Bundle, zdir: str) -> None:
@@ -109,7 +132,7 @@ def test_forks_a_detached_serving_shim_then_exits_when_idle(bundle: Bundle, zdir
                 assert f.read().split(b"\0")[-7:-1] == [a.encode() for a in serve_args(bundle)]
             for fd in (0, 1, 2):
                 assert os.readlink(f"/proc/{pid}/fd/{fd}") == "/dev/null"
-            assert not (fd_targets(zygote.pid) & fd_targets(pid)), "the zygote's socket and lock stay with it"
+            assert not (zygote_own_fds(zygote.pid, path) & fd_targets(pid)), "the zygote's socket and lock stay with it"
             assert os.readlink(f"/proc/{pid}/cwd") == str(bundle.path)
         finally:
             terminate(pid)
@@ -305,10 +328,12 @@ def test_stop_request_between_fork_and_answer_still_sends_the_pid(
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(tmp_path / "l"))
     listener.listen()
-    previous = signal.signal(signal.SIGTERM, _zygote._exit_on_signal)
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    zygote = Zygote(str(tmp_path / "z"), lambda args: 0)
+    zygote._sock = zsock
     try:
         with pytest.raises(SystemExit):
-            _zygote._fork(zsock, conn, listener.fileno(), str(tmp_path), {}, [], lambda args: 0)
+            zygote._fork(conn, listener.fileno(), str(tmp_path), {}, [])
         client.setblocking(False)
         assert [int(client.recv(256))] == forked
     finally:
@@ -344,9 +369,11 @@ def test_shim_is_killed_when_start_is_gone_before_the_pid_is_sent(
         signal.pause()
         return 0
 
+    zygote = Zygote(str(tmp_path / "z"), serve_until_killed)
+    zygote._sock = zsock
     try:
         with pytest.raises(OSError):
-            _zygote._fork(zsock, conn, listener.fileno(), str(tmp_path), {}, [], serve_until_killed)
+            zygote._fork(conn, listener.fileno(), str(tmp_path), {}, [])
         assert len(forked) == 1
         deadline = time.monotonic() + 10
         while (done := os.waitpid(forked[0], os.WNOHANG))[0] == 0:  # no event for a child's death here
@@ -372,7 +399,7 @@ def test_request_carries_cwd_args_listener_and_the_per_shim_environment(zdir: st
     with ThreadPoolExecutor(1) as pool:
         reply = pool.submit(request_shim, path, ["-id", "a b", ""], "/bundle dir", listener.fileno(), env=env)
         conn, _ = server.accept()
-        fds, cwd, got_env, args = _zygote._read_request(conn)
+        fds, cwd, got_env, args = read_request(conn)
         try:
             assert (cwd, args) == ("/bundle dir", ["-id", "a b", ""])
             assert got_env == {"PWD": "/run/containerd-cwd", "_": "/usr/bin/containerd"}, "PATH is keyed, not sent"
@@ -401,8 +428,10 @@ def test_forked_shim_runs_with_the_cwd_and_environment_start_had(tmp_path: Path)
     client, conn = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     zsock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    zygote = Zygote(str(tmp_path / "z"), become)
+    zygote._sock = zsock
     try:
-        _zygote._fork(zsock, conn, listener.fileno(), str(cwd), {"PWD": "/containerd"}, ["-id", "x"], become)
+        zygote._fork(conn, listener.fileno(), str(cwd), {"PWD": "/containerd"}, ["-id", "x"])
         pid = int(client.recv(256))
         assert os.waitpid(pid, 0)[1] == 0
     finally:
@@ -430,7 +459,7 @@ def test_draining_stops_when_accept_keeps_failing(zdir: str) -> None:
                 filler.append(os.dup(0))
         with pytest.raises(OSError):  # the real condition the zygote meets
             server.accept()
-        assert _zygote._accept(server, lambda args: 0) is False
+        assert Zygote(os.path.join(zdir, "z"), lambda args: 0)._accept(server) is False
     finally:
         for fd in filler:
             os.close(fd)

@@ -1,12 +1,11 @@
-"""impl.shim: the runner takes any shimtypes.Init; pyrunc is a Shim and a TaskService."""
-# requires: impl.shim, impl.shim.pyrunc
+"""impl.shim: the runner takes any shimtypes.Init; a TaskShim (pyrunc's) is a Shim and a TaskService."""
+# requires: impl.shim, impl.pyrunc
 
 from collections.abc import Callable
 from typing import NoReturn, assert_type
 
-from impl.shim import run, start_serving_shim
-from impl.shim.pyrunc import PyRunc
-from impl.shim.pyrunc import init as pyrunc_init
+from impl.pyrunc import init as pyrunc_init
+from impl.shim import ShimOptions, TaskShim, run, start_serving_shim
 from shimtypes import DeleteResponse, Init, Publisher, Shim, ShimContext, StartOpts, TaskService
 
 
@@ -37,7 +36,7 @@ expects_init(pyrunc_init)
 expects_init(my_init)
 
 
-def pyrunc_is_both(shim: PyRunc) -> None:
+def pyrunc_is_both(shim: TaskShim) -> None:
     expects_shim(shim)
     expects_task(shim)
 
@@ -48,6 +47,18 @@ def main() -> NoReturn:
 
 def main_with_argv() -> NoReturn:
     run("io.containerd.example.v1", MyShim, argv=["-id", "c1", "start"])
+
+
+def main_with_options() -> NoReturn:
+    run("io.containerd.example.v1", my_init, options=ShimOptions(serving="zygote", preload=("json",)))
+
+
+def main_bad_serving() -> NoReturn:
+    run("io.containerd.example.v1", my_init, options=ShimOptions(serving="spawn"))  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+
+
+def main_bad_cleanup() -> NoReturn:
+    run("io.containerd.example.v1", my_init, options=ShimOptions(cleanup=lambda bundle: 0))  # type: ignore[arg-type,misc]  # pyright: ignore[reportArgumentType]
 
 
 def main_bad_init() -> NoReturn:

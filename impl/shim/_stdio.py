@@ -1,4 +1,4 @@
-"""A process's stdio: the FIFOs containerd's client created, as runc's fds.
+"""A process's stdio: the FIFOs containerd's client created, as the child's fds.
 
 stdout/stderr are opened ``O_RDWR``: that never blocks (no reader needed yet)
 and keeps the FIFO writable if the client goes away, as the Go shim does by
@@ -16,10 +16,52 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Protocol, runtime_checkable
 
-__all__ = ["StdinPump", "Stdio", "open_stdio"]
+__all__ = ["ConsoleIO", "ProcessIO", "StdinPump", "Stdio", "open_stdio"]
+
+
+@runtime_checkable
+class ProcessIO(Protocol):
+    """A process's I/O as the task service handles it; ``Stdio`` is the FIFO one.
+
+    The seam for terminals: a console (a pty whose master is copied to the
+    FIFOs) implements the same five members, and ``wait_output`` then waits
+    for the copy to drain, so output written just before the exit reaches the
+    client before ``TaskExit`` is published and ``Wait`` answers.
+    """
+
+    @property
+    def fds(self) -> tuple[int, int, int]:
+        """stdin, stdout, stderr for the child process (the runtime passes them on)."""
+        ...
+
+    def close_child_ends(self) -> None:
+        """Drop this process's copies of the child's fds once the child has them."""
+        ...
+
+    def close_stdin(self) -> None:
+        """Give the child EOF on stdin (``CloseIO``); idempotent."""
+        ...
+
+    async def wait_output(self) -> None:
+        """Return once everything the child wrote has reached its destination."""
+        ...
+
+    def close(self) -> None:
+        """Release everything (after the exit, or a failed start); idempotent."""
+        ...
 
 _CHUNK = 65536
+
+
+@runtime_checkable
+class ConsoleIO(ProcessIO, Protocol):
+    """A terminal's ``ProcessIO`` (from ``SupportsTerminal.open_terminal``): it can be resized."""
+
+    def resize(self, width: int, height: int) -> None:
+        """Set the console's window size (``ResizePty``)."""
+        ...
 
 
 class StdinPump:
@@ -76,19 +118,39 @@ class StdinPump:
 
 
 class Stdio:
-    """The three fds for runc, plus what must outlive the runc command."""
+    """``ProcessIO`` on containerd's FIFOs: the child writes to them directly.
+
+    stdout/stderr are the FIFOs (or ``file://`` log files) themselves, so
+    nothing the child wrote can be lost in a copy; stdin goes through a
+    ``StdinPump`` so that ``CloseIO`` can end it.
+    """
 
     def __init__(self, fds: tuple[int, int, int], pump: StdinPump | None) -> None:
-        self.fds = fds
+        self._fds = fds
         self.pump = pump
+        """The stdin copier, if the process has a stdin FIFO."""
         self._child_ends_open = True
+
+    @property
+    def fds(self) -> tuple[int, int, int]:
+        """stdin (a pipe's read end, or /dev/null), stdout, stderr for the child."""
+        return self._fds
+
+    def close_stdin(self) -> None:
+        """Give the child EOF on stdin (``CloseIO``); idempotent."""
+        if self.pump is not None:
+            self.pump.close()
+
+    async def wait_output(self) -> None:
+        """Nothing to wait for: the child's output fds are the destinations themselves."""
+        return None
 
     def close_child_ends(self) -> None:
         """Drop our copies of the container's ends, once runc has handed them over."""
         if not self._child_ends_open:
             return
         self._child_ends_open = False
-        for fd in self.fds:
+        for fd in self._fds:
             os.close(fd)
 
     def close(self) -> None:
@@ -111,7 +173,12 @@ def _open_output(path: str) -> int:
 
 
 def open_stdio(loop: asyncio.AbstractEventLoop, stdin: str, stdout: str, stderr: str) -> Stdio:
-    """Open the request's stdio paths (empty means /dev/null)."""
+    """Open a process's stdio as containerd's client named them.
+
+    Empty means /dev/null; ``file:///path`` appends to a plain file (``ctr
+    --log-uri``); anything else is a FIFO path. Other URI schemes (binary
+    loggers) raise ``OSError``. Never blocks on a FIFO without a peer.
+    """
     opened: list[int] = []
     try:
         pump: StdinPump | None = None

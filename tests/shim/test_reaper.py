@@ -13,7 +13,7 @@ import time
 
 from hypothesis import given, settings, strategies as st
 
-from impl.shim._reaper import Exit, Reaper, exit_status
+from impl.shim import Exit, Reaper, exit_status
 
 SH = "/bin/sh"
 
@@ -155,7 +155,7 @@ def test_concurrent_children_each_get_their_own_status(codes: list[int]) -> None
 ORPHAN_SCRIPT = textwrap.dedent(
     """
     import asyncio, ctypes, json, os, sys
-    from impl.shim._reaper import Reaper
+    from impl.shim import Reaper
     PR_SET_CHILD_SUBREAPER = 36
     assert ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 

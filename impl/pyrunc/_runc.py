@@ -16,7 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ._reaper import Reaper
+    from impl.shim import Reaper
 
 __all__ = ["RUNC_ROOT", "Runc", "RuncError", "delete_force_sync"]
 
@@ -91,7 +91,7 @@ class Runc:
         )
         import logging  # not at import time: the ``delete`` action imports this module
 
-        logging.getLogger("impl.shim.pyrunc").debug(
+        logging.getLogger("impl.pyrunc").debug(
             "runc %s %s: exit %d after %.1f ms", command, args[-1], status, (time.monotonic() - started) * 1e3
         )
         if status != 0:

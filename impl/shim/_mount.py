@@ -89,12 +89,15 @@ class MountSpec(NamedTuple):
 
 
 class ParsedOptions(NamedTuple):
+    """Mount options split as containerd splits them: MS_* flags, propagation flags, data string."""
+
     flags: int
     propagation: int
     data: str
 
 
 def parse_options(options: Iterable[str]) -> ParsedOptions:
+    """Split ``options`` (``ro``, ``rbind``, ``rprivate``, ``lowerdir=...``); the last of two opposites wins."""
     flags = 0
     propagation = 0
     data: list[str] = []
@@ -143,6 +146,7 @@ def _mount(source: str, target: str, fstype: str, flags: int, data: str) -> None
 
 
 def mount_one(spec: MountSpec, target: str) -> None:
+    """Mount ``spec`` on ``target``: the mount, a read-only/nosuid remount for binds, then propagation."""
     opts = parse_options(spec.options)
     _mount(spec.source, target, spec.type, opts.flags, opts.data)
     if opts.flags & MS_BIND and opts.flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC):

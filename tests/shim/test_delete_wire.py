@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from impl.shim._delete_wire import encode_delete_response
+from impl.shim import encode_delete_response
 from shimtypes.pb.task_pb2 import DeleteResponse
 
 u32 = st.integers(0, 2**32 - 1)

@@ -9,13 +9,9 @@ is still mounted.
 from __future__ import annotations
 
 import os
-import sys
 import time
 
-__all__ = ["KILLED_STATUS", "cleanup"]
-
-KILLED_STATUS = 128 + 9
-"""The serving shim that knew the real status is gone: report a killed task."""
+__all__ = ["cleanup"]
 
 
 def cleanup(bundle: str, namespace: str, id: str) -> tuple[int, int, int]:
@@ -23,9 +19,10 @@ def cleanup(bundle: str, namespace: str, id: str) -> tuple[int, int, int]:
 
     Idempotent and bounded (runc gets 4 s). Returns ``(pid, exit_status,
     exited_at_ns)`` for the ``DeleteResponse``. A dead shim's socket is the
-    runner's to remove (``_runner._delete``), for every runtime.
+    runner's to remove, for every runtime.
     """
-    from ._mountinfo import is_mounted
+    from impl.shim import KILLED_STATUS, unmount_rootfs
+
     from ._runc import RUNC_ROOT, RuncError, delete_force_sync, read_pid
 
     pid = 0
@@ -34,12 +31,5 @@ def cleanup(bundle: str, namespace: str, id: str) -> tuple[int, int, int]:
     except (OSError, RuncError):
         pass
     delete_force_sync(os.path.join(RUNC_ROOT, namespace), id, log_path=os.path.join(bundle, "log.json"))
-    rootfs = os.path.join(bundle, "rootfs")
-    if is_mounted(rootfs):
-        from ._runc_mount import unmount_all
-
-        try:
-            unmount_all(rootfs)
-        except OSError as err:
-            sys.stderr.write(f"pyrunc cleanup: {err}\n")
+    unmount_rootfs(bundle)
     return pid, KILLED_STATUS, time.time_ns()

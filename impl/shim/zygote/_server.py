@@ -1,0 +1,325 @@
+"""The server half of the zygote: a pre-imported process that forks serving shims.
+
+Runs in the zygote, where the serving path is imported anyway; the state a
+zygote has (its lock, socket, watched files) lives on the ``Zygote`` object.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .._process import detach_serving_child, exit_with
+from ._client import ENV_IDLE, ENV_SOCKET, INT_SIZE, PER_SHIM
+from ._cmdline import set_cmdline
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+    from collections.abc import Callable, Mapping
+    from typing import NoReturn
+
+__all__ = ["DEFAULT_IDLE", "Zygote"]
+
+DEFAULT_IDLE = 30.0
+_MAX_REQUEST = 1 << 16
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _reap_children(signum: int, frame: object) -> None:
+    """SIGCHLD in the zygote: collect the shims that exited."""
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        pass
+
+
+class Zygote:
+    """A fork server for serving shims on the socket ``path``.
+
+    ``serve`` takes an flock (one zygote per path), runs ``preload`` (the
+    imports the shims will share), then answers each request by forking a
+    detached shim that runs ``become(args)`` and exits with its result.
+    It exits after ``idle`` seconds without requests (default
+    ``SHIMTYPES_ZYGOTE_IDLE`` or 30), on SIGTERM/SIGINT, or once a module file
+    it imported changed on disk.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        become: Callable[[list[str]], int],
+        *,
+        preload: Callable[[], object] | None = None,
+        idle: float | None = None,
+    ) -> None:
+        self.path = path
+        self.idle: float = float(os.environ.get(ENV_IDLE, DEFAULT_IDLE)) if idle is None else idle
+        self._become = become
+        self._preload = preload
+        self._lock_fd = -1
+        self._sock: socket.socket | None = None
+        self._ino = 0
+        self._watched: list[tuple[str, int]] = []
+
+    @property
+    def retired(self) -> bool:
+        """Whether this zygote no longer holds its lock (idle, stopping, or its code changed)."""
+        return self._lock_fd < 0
+
+    def serve(self) -> int:
+        """Serve fork requests until idle or stopped; the exit status (0)."""
+        import fcntl
+
+        os.environ.pop(ENV_SOCKET, None)  # the shims it forks are not zygotes
+        os.chdir("/")
+        lock = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(lock)
+            return 0  # another zygote for this key is starting or serving
+        self._lock_fd = lock
+        if self._preload is not None:
+            self._preload()
+        import gc
+        import select
+        import signal
+
+        self._watched = _module_files()
+        # SIGTERM/SIGINT end the zygote cleanly (socket unlinked, queued requests
+        # served). Its shims replace the handlers before unblocking the signals.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+        signal.signal(signal.SIGINT, _exit_on_signal)
+        signal.signal(signal.SIGCHLD, _reap_children)
+        sock = self._sock = self._bind()
+        gc.collect()
+        gc.freeze()  # imported objects stay out of the collector: pages stay shared with the shims
+        _trim_heap()
+        try:
+            while not self.retired and select.select([sock], [], [], self.idle)[0]:
+                self._accept(sock)
+        finally:
+            # Retire first (socket unlinked, lock released), then answer what
+            # already queued with a refusal: those clients start shims another way.
+            self.retire()
+            sock.setblocking(False)
+            while self._accept(sock):
+                pass
+            sock.close()
+        return 0
+
+    def retire(self) -> None:
+        """Stop being the zygote for ``path``: unlink the socket (if still ours), release the lock."""
+        if self._lock_fd < 0:
+            return
+        try:
+            if os.stat(self.path).st_ino == self._ino:
+                os.unlink(self.path)
+                os.unlink(self.path + ".lock")  # still held: a racing newcomer locks its own file
+        except OSError:
+            pass
+        os.close(self._lock_fd)
+        self._lock_fd = -1
+
+    def code_changed(self) -> bool:
+        """Whether a module file changed since the zygote imported it (an edit or an upgrade)."""
+        for path, mtime in self._watched:
+            try:
+                if os.stat(path).st_mtime_ns != mtime:
+                    return True
+            except OSError:
+                return True
+        return False
+
+    def _bind(self) -> socket.socket:
+        import socket
+
+        tmp = f"{self.path}.{os.getpid()}"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        old = os.umask(0o177)
+        try:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            sock.bind(tmp)
+        finally:
+            os.umask(old)
+        sock.listen(64)
+        self._ino = os.stat(tmp).st_ino
+        os.rename(tmp, self.path)  # replaces a dead zygote's socket; we hold the lock
+        return sock
+
+    def _accept(self, sock: socket.socket) -> bool:
+        """Take one request; False when none can be taken now (the draining loop stops)."""
+        try:
+            conn, _ = sock.accept()
+        except ConnectionAbortedError:
+            return True  # that client gave up; others may be queued
+        except OSError:
+            # Nothing queued (non-blocking), or a lasting error such as EMFILE:
+            # draining must not spin on it.
+            return False
+        fds: list[int] = []
+        try:
+            conn.settimeout(2.0)
+            fds, cwd, env, args = read_request(conn)
+            if len(fds) != 1:
+                raise ValueError(f"want one listener fd, got {len(fds)}")
+            _check_listener(fds[0])
+            if self.retired:
+                raise ValueError("zygote retired: idle or stopping")
+            if self.code_changed():
+                # Our modules are not what is on disk any more: let a new zygote load them.
+                self.retire()
+                raise ValueError("zygote retired: its code changed on disk")
+            self._fork(conn, fds[0], cwd, env, args)
+        except (OSError, ValueError) as exc:
+            try:
+                conn.send(f"error: {exc}".encode()[:256])
+            except OSError:
+                pass
+        finally:
+            for fd in fds:
+                os.close(fd)
+            conn.close()
+        return True
+
+    def _fork(self, conn: socket.socket, listener_fd: int, cwd: str, env: Mapping[str, str], args: list[str]) -> None:
+        """Fork the shim and answer with its pid at once (``start`` is waiting for it).
+
+        One fork, not a double fork: a middle process would cost ``start`` a
+        scheduling round-trip. The shim is the zygote's child until the zygote
+        exits (then init's); the zygote reaps it (``_reap_children``).
+        """
+        import signal
+
+        # SIGTERM/SIGINT stay blocked in the shim until it handles them (as after
+        # posix_spawn), and in the zygote until the pid is sent: a stop request
+        # between fork and answer would otherwise leave ``start`` without the pid,
+        # and it would start a second shim on the same listener.
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+        try:
+            pid = os.fork()
+            if pid == 0:
+                self._in_child(conn, listener_fd, cwd, env, args)
+            try:
+                conn.send(str(pid).encode())
+            except OSError:
+                # ``start`` gave up (timed out or died) before learning the pid, so
+                # it will start a shim of its own or fail: this one must not serve.
+                os.kill(pid, signal.SIGKILL)
+                raise
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+    def _in_child(
+        self, conn: socket.socket, listener_fd: int, cwd: str, env: Mapping[str, str], args: list[str]
+    ) -> NoReturn:
+        import signal
+
+        def body() -> int:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the shim's own reaper takes over
+            if self._sock is not None:
+                self._sock.close()
+            conn.close()
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)
+            detach_serving_child(listener_fd)
+            os.chdir(cwd)
+            for name in PER_SHIM:
+                os.environ.pop(name, None)
+            os.environ.update(env)
+            sys.argv[1:] = args
+            set_cmdline([*sys.orig_argv, *args])
+            return self._become(args)
+
+        exit_with(body)
+
+
+def _module_files() -> list[tuple[str, int]]:
+    """(file, mtime_ns) of the non-stdlib modules imported so far."""
+    files = []
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if name.partition(".")[0] in sys.stdlib_module_names or not isinstance(path, str):
+            continue
+        try:
+            files.append((path, os.stat(path).st_mtime_ns))
+        except OSError:
+            pass
+    return files
+
+
+def _trim_heap() -> None:
+    """Hand free heap pages back (malloc_trim): every forked shim would map them (~0.3 MiB)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def _check_listener(fd: int) -> None:
+    """A listening unix stream socket, or ``ValueError``: a shim must not start on anything else."""
+    import socket
+
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        raise ValueError(f"listener fd: {exc}") from None
+    try:
+        ok = (
+            sock.family == socket.AF_UNIX
+            and sock.type == socket.SOCK_STREAM
+            and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
+        )
+    finally:
+        sock.detach()
+    if not ok:
+        raise ValueError("listener fd is not a listening unix stream socket")
+
+
+def read_request(conn: socket.socket) -> tuple[list[int], str, dict[str, str], list[str]]:
+    """One request off ``conn``: (fds, cwd, ``PER_SHIM`` environment, serve args).
+
+    ``ValueError`` for a bad request (another user, truncated, malformed);
+    the received fds are closed then.
+    """
+    import socket
+    import struct
+
+    pid, uid, gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+    msg, ancdata, flags, _ = conn.recvmsg(_MAX_REQUEST, socket.CMSG_SPACE(4 * INT_SIZE))
+    fds: list[int] = []
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds += [
+                int.from_bytes(data[i : i + INT_SIZE], sys.byteorder) for i in range(0, len(data) - INT_SIZE + 1, INT_SIZE)
+            ]
+    try:
+        if uid != os.getuid():
+            raise ValueError(f"request from uid {uid} (pid {pid}) refused")
+        if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC) or not msg:
+            raise ValueError("truncated or empty request")
+        parts = msg.decode("utf-8", "surrogateescape").split("\0")
+        cwd, count, rest = parts[0], "".join(parts[1:2]), parts[2:]
+        n = int(count) if count.isdigit() else -1
+        env = {}
+        for item in rest[: max(n, 0)]:
+            name, sep, value = item.partition("=")
+            if sep:
+                env[name] = value
+        if not 0 <= n <= len(rest) or len(env) != n or not env.keys() <= set(PER_SHIM):
+            raise ValueError(f"malformed request: environment count {count!r}, entries {rest[: max(n, 0)]!r}")
+    except ValueError:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return fds, cwd, env, rest[n:]
