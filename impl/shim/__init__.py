@@ -81,6 +81,13 @@ if TYPE_CHECKING:
         Reaper as Reaper,
         exit_status as exit_status,
     )
+    from ._console import (
+        Console as Console,
+        ConsoleError as ConsoleError,
+        ConsoleSocket as ConsoleSocket,
+        TerminalIO as TerminalIO,
+        resize_pty as resize_pty,
+    )
     from ._stdio import (
         ConsoleIO as ConsoleIO,
         ProcessIO as ProcessIO,
@@ -152,6 +159,11 @@ _LAZY = {
     "Exit": "._reaper",
     "Reaper": "._reaper",
     "exit_status": "._reaper",
+    "Console": "._console",
+    "ConsoleError": "._console",
+    "ConsoleSocket": "._console",
+    "TerminalIO": "._console",
+    "resize_pty": "._console",
     "ConsoleIO": "._stdio",
     "ProcessIO": "._stdio",
     "StdinPump": "._stdio",
@@ -179,7 +191,10 @@ _LAZY = {
 __all__ = [
     "ADDRESS_FILE",
     "AddressInUseError",
+    "Console",
+    "ConsoleError",
     "ConsoleIO",
+    "ConsoleSocket",
     "DELETE_EXIT_TIMEOUT",
     "Exit",
     "FlagError",
@@ -211,6 +226,7 @@ __all__ = [
     "TTRPC_ADDRESS_ENV",
     "TaskPlugin",
     "TaskShim",
+    "TerminalIO",
     "bind_socket",
     "can_connect",
     "cleanup_bundle",
@@ -226,6 +242,7 @@ __all__ = [
     "program_command",
     "read_address",
     "remove_socket",
+    "resize_pty",
     "run",
     "set_child_subreaper",
     "shim_context",

@@ -51,7 +51,8 @@ class ConsoleSocket:
 
     def __init__(self, directory: str | None = None) -> None:
         self._dir = tempfile.mkdtemp(prefix="pty", dir=directory)
-        self.path = os.path.join(self._dir, "pty.sock")
+        self.path: str = os.path.join(self._dir, "pty.sock")
+        """The socket's path (for ``--console-socket``)."""
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         try:
             self._sock.bind(self.path)
@@ -172,7 +173,8 @@ class Console:
 
     def __init__(self, master: int, *, stdin: str, stdout: str) -> None:
         self._loop = asyncio.get_running_loop()
-        self.master = master
+        self.master: int = master
+        """The pty master (owned: ``close`` closes it)."""
         self._closed = False
         opened: list[int] = []
         try:
@@ -262,6 +264,7 @@ class TerminalIO:
 
     @property
     def fds(self) -> tuple[int, int, int]:
+        """/dev/null three times: runc gives the process the pty, not these."""
         return (self._null, self._null, self._null)
 
     @property
@@ -291,6 +294,7 @@ class TerminalIO:
             self.console.close_stdin()
 
     def close_child_ends(self) -> None:
+        """Drop the /dev/null fd once runc has started."""
         if self._null >= 0:
             os.close(self._null)
             self._null = -1
@@ -303,11 +307,13 @@ class TerminalIO:
             self.console.resize(width, height)
 
     def close_stdin(self) -> None:
+        """``CloseIO``: the tty gets EOF (now, or as soon as the console arrives)."""
         self._stdin_closed = True
         if self.console is not None:
             self.console.close_stdin()
 
     async def wait_output(self) -> None:
+        """Wait until the output is copied, at most ``drain_timeout`` seconds."""
         if self.console is None:
             return
         try:
@@ -316,6 +322,7 @@ class TerminalIO:
             pass
 
     def close(self) -> None:
+        """Release the socket, the console and its FIFOs (idempotent)."""
         self.close_child_ends()
         if self.socket is not None:
             self.socket.close()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from impl.shim.cgroups import MAX_UINT64, CgroupFormatError
-from impl.shim.cgroups._parse import (
+from impl.shim.cgroups import (
+    MAX_UINT64,
+    CgroupFormatError,
     parse_blkio,
     parse_flat_keyed,
     parse_nested_keyed,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from impl.shim._console import Console, ConsoleError, ConsoleSocket, TerminalIO
+from impl.shim import Console, ConsoleError, ConsoleSocket, TerminalIO
 
 BIG = 300_000  # several pty and FIFO buffers' worth, written just before exit
 

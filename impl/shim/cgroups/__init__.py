@@ -18,7 +18,15 @@ from ._metrics import (
     metrics_from_any as metrics_from_any,
 )
 from ._oom import OOMWatcher as OOMWatcher, OOMWatchError as OOMWatchError
-from ._parse import MAX_UINT64 as MAX_UINT64, CgroupFormatError as CgroupFormatError
+from ._parse import (
+    MAX_UINT64 as MAX_UINT64,
+    CgroupFormatError as CgroupFormatError,
+    parse_blkio as parse_blkio,
+    parse_flat_keyed as parse_flat_keyed,
+    parse_nested_keyed as parse_nested_keyed,
+    parse_uint as parse_uint,
+    parse_uint_list as parse_uint_list,
+)
 from ._path import (
     CGROUP_ROOT as CGROUP_ROOT,
     CgroupPathError as CgroupPathError,
@@ -60,7 +68,12 @@ __all__ = [
     "metrics_any",
     "metrics_from_any",
     "own_cgroup",
+    "parse_blkio",
+    "parse_flat_keyed",
     "parse_linux_resources",
+    "parse_nested_keyed",
+    "parse_uint",
+    "parse_uint_list",
     "read_v1_metrics",
     "read_v2_metrics",
     "runc_update",
