@@ -126,7 +126,10 @@ class ProcessOps(Protocol):
     async def kill(self, process: Process, signal: int, all: bool, /) -> None:
         """Send ``signal`` (to every process of the container with ``all``).
 
-        Raise ``errdefs.NotFound`` when the process is already gone.
+        Raise ``errdefs.NotFound`` when the process is already gone. With
+        ``all`` it is called for a stopped init process too (processes may
+        remain in the container). The process's exit is reported only after
+        this returns.
         """
         ...
 
