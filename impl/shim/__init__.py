@@ -111,6 +111,7 @@ if TYPE_CHECKING:
         SupportsPids as SupportsPids,
         SupportsStats as SupportsStats,
         SupportsTerminal as SupportsTerminal,
+        SupportsExited as SupportsExited,
         SupportsUpdate as SupportsUpdate,
     )
     from ._task import (
@@ -182,6 +183,7 @@ _LAZY = {
     "SupportsPids": "._ops",
     "SupportsStats": "._ops",
     "SupportsTerminal": "._ops",
+    "SupportsExited": "._ops",
     "SupportsUpdate": "._ops",
     "DELETE_EXIT_TIMEOUT": "._task",
     "ProcessTaskService": "._task",
@@ -222,6 +224,7 @@ __all__ = [
     "SupportsPids",
     "SupportsStats",
     "SupportsTerminal",
+    "SupportsExited",
     "SupportsUpdate",
     "TTRPC_ADDRESS_ENV",
     "TaskPlugin",

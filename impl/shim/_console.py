@@ -319,7 +319,10 @@ class TerminalIO:
         try:
             await asyncio.wait_for(self.console.wait_output(), self._drain_timeout)
         except TimeoutError:
-            pass
+            import logging
+
+            logging.getLogger("impl.shim.console").warning(
+                "console output not drained after %.1fs (a process still holds the pty?)", self._drain_timeout)
 
     def close(self) -> None:
         """Release the socket, the console and its FIFOs (idempotent)."""

@@ -31,6 +31,7 @@ __all__ = [
     "SupportsStats",
     "SupportsTerminal",
     "SupportsUpdate",
+    "SupportsExited",
 ]
 
 
@@ -162,6 +163,18 @@ class SupportsPause(Protocol):
     async def resume(self, init: Process, /) -> None:
         """Thaw the paused container."""
         ...
+
+
+@runtime_checkable
+class SupportsExited(Protocol):
+    """Work when a process has exited, before its ``TaskExit`` is published.
+
+    The Go runc shim's use: an init process without its own pid namespace
+    leaves its children running, so they are killed here (``runc kill --all``).
+    Errors are logged, never raised to the exit path.
+    """
+
+    async def exited(self, process: Process, /) -> None: ...
 
 
 @runtime_checkable

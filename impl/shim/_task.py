@@ -41,6 +41,7 @@ from ._ops import (
     Process,
     ProcessOps,
     ProcessState,
+    SupportsExited,
     SupportsPause,
     SupportsPids,
     SupportsStats,
@@ -225,6 +226,13 @@ class ProcessTaskService:
         proc = rec.process
         if proc.state == STOPPED:
             return
+        if isinstance(self.ops, SupportsExited):  # before the process is seen as stopped
+            try:
+                await self.ops.exited(proc)
+            except Exception:
+                log.exception("after the exit of %s", proc)
+            if proc.state == STOPPED:
+                return
         proc.state = STOPPED
         proc.exit_status = ev.status
         proc.exited_at = ev.timestamp
