@@ -5,26 +5,44 @@ The init process is ``runc create`` (its pid from ``--pid-file``) then
 written to ``exec-<id>.json`` in the bundle. runc's failures become
 ``impl.errdefs`` kinds where runc says which (a missing or existing
 container), else UNKNOWN with runc's own message.
+
+Beyond the process life: terminals through runc's console socket
+(``TerminalIO``), ``runc pause``/``resume``/``update``, ``Stats`` read from
+the container's cgroup (v1 or v2, found from ``linux.cgroupsPath`` as runc
+places it), and ``TaskOOM`` from an OOM watch on that cgroup.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import os
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
+from google.protobuf.any_pb2 import Any as AnyPB
+
 from impl import errdefs
-from impl.shim import Process, ProcessIO, ProcessState, ProcessTaskService
+from impl.shim import Process, ProcessIO, ProcessState, ProcessTaskService, TerminalIO, cgroups
 from shimtypes import ShimContext
 
 from ._runc import RUNC_ROOT, Runc, RuncError
 
 __all__ = ["RuncOps"]
 
+log = logging.getLogger("impl.pyrunc")
+
+CONSOLE_TIMEOUT = 10.0
+"""Seconds to wait for the pty master once runc create/exec returned (runc sends it before exiting)."""
+
 
 def _error(action: str, process: Process, err: RuncError) -> errdefs.Error:
     what = f"{action} {process.id!r}"
     text = err.runc_message.lower()
     if "does not exist" in text or "not found" in text:
+        return errdefs.NotFound(f"{what}: {err}")
+    if action == "kill" and ("not running" in text or "process already finished" in text or "no such process" in text):
         return errdefs.NotFound(f"{what}: {err}")
     if "already exists" in text:
         return errdefs.AlreadyExists(f"{what}: {err}")
@@ -38,6 +56,10 @@ class RuncOps:
         self._context = context
         self._service = service
         self._cli: Runc | None = None
+        self._cgroup = ""
+        self._kill_all_on_exit = True
+        self._oom: cgroups.OOMWatcher | None = None
+        self._oom_events: set[asyncio.Task[None]] = set()
 
     def _runc(self, bundle: str) -> Runc:
         if self._cli is None:
@@ -50,15 +72,94 @@ class RuncOps:
 
     async def create(self, process: Process, io: ProcessIO, /) -> int:
         runc = self._runc(process.bundle)
-        try:
+        self._cgroup = self._cgroup_of(process)
+
+        async def create(console_socket: str) -> int:
             return await runc.create(
                 process.container_id,
                 bundle=process.bundle,
                 pid_file=os.path.join(process.bundle, "init.pid"),
                 stdio=io.fds,
+                console_socket=console_socket,
             )
+
+        try:
+            pid = await self._with_console(io, create)
         except RuncError as err:
             raise _error("create", process, err) from None
+        except BaseException:
+            await self._forget(process)
+            raise
+        self._watch_oom(process)
+        return pid
+
+    async def _with_console(self, io: ProcessIO, run: Callable[[str], Awaitable[int]]) -> int:
+        """Run ``run`` with the console socket of a terminal ``io`` (if it is one), then attach the console."""
+        if not isinstance(io, TerminalIO):
+            return await run("")
+        path = io.socket_path
+        attach = asyncio.ensure_future(io.attach())
+        try:
+            pid = await run(path)
+        except BaseException:
+            attach.cancel()
+            raise
+        try:
+            await asyncio.wait_for(attach, CONSOLE_TIMEOUT)
+        except Exception as err:
+            raise errdefs.Internal(f"console of pid {pid}: {err}") from None
+        return pid
+
+    async def _forget(self, process: Process) -> None:
+        """After a failed create: runc may hold a created container; remove it."""
+        try:
+            await self._runc(process.bundle).delete(process.container_id, force=True)
+        except RuncError:
+            pass
+
+    def _cgroup_of(self, process: Process) -> str:
+        """The container's cgroup; also notes whether it has a pid namespace of its own."""
+        try:
+            with open(os.path.join(process.bundle, "config.json"), "rb") as f:
+                spec = json.load(f)
+            if not isinstance(spec, dict):
+                raise ValueError("config.json is not a JSON object")
+            linux = spec.get("linux")
+            namespaces = linux.get("namespaces", []) if isinstance(linux, dict) else []
+            self._kill_all_on_exit = not any(
+                isinstance(ns, dict) and ns.get("type") == "pid" and not ns.get("path") for ns in namespaces or []
+            )
+            return cgroups.cgroup_path_from_spec(spec, process.container_id, systemd=False)
+        except (OSError, ValueError) as err:
+            log.warning("cgroup of %s unknown: %s", process.container_id, err)
+            return ""
+
+    async def exited(self, process: Process, /) -> None:
+        """As the Go shim: an init sharing another pid namespace leaves children behind; kill them."""
+        if process.exec_id or not self._kill_all_on_exit:
+            return
+        try:
+            await self._runc(process.bundle).kill(process.container_id, 9, all=True)
+        except RuncError as err:
+            log.warning("killing what %s left failed: %s", process.container_id, err)
+
+    def _watch_oom(self, process: Process) -> None:
+        if not self._cgroup:
+            return
+        if self._oom is None:
+            self._oom = cgroups.OOMWatcher(self._on_oom)
+        try:
+            if cgroups.is_unified():
+                self._oom.watch_v2(process.container_id, cgroups.v2_dir(self._cgroup))
+            else:
+                self._oom.watch_v1(process.container_id, cgroups.v1_controller_dir(self._cgroup, "memory"))
+        except (OSError, ValueError) as err:
+            log.warning("no OOM events for %s: %s", process.container_id, err)
+
+    def _on_oom(self, container_id: str) -> None:
+        event = asyncio.get_running_loop().create_task(self._service.publish_oom())
+        self._oom_events.add(event)
+        event.add_done_callback(self._oom_events.discard)
 
     async def start(self, process: Process, /) -> None:
         try:
@@ -70,10 +171,19 @@ class RuncOps:
         spec_file = self._spec_file(process)
         with open(spec_file, "wb") as f:
             f.write(process.spec)
-        try:
-            return await self._runc(process.bundle).exec(
-                process.container_id, process_file=spec_file, pid_file=self._pid_file(process), stdio=io.fds
+        runc = self._runc(process.bundle)
+
+        async def exec(console_socket: str) -> int:
+            return await runc.exec(
+                process.container_id,
+                process_file=spec_file,
+                pid_file=self._pid_file(process),
+                stdio=io.fds,
+                console_socket=console_socket,
             )
+
+        try:
+            return await self._with_console(io, exec)
         except RuncError as err:
             raise _error("exec", process, err) from None
 
@@ -90,6 +200,8 @@ class RuncOps:
             raise _error("kill", process, err) from None
 
     async def delete(self, process: Process, /) -> None:
+        if not process.exec_id and self._oom is not None:
+            self._oom.unwatch(process.container_id)
         if process.exec_id:
             for path in (self._spec_file(process), self._pid_file(process)):
                 try:
@@ -117,6 +229,46 @@ class RuncOps:
         except RuncError as err:
             raise _error("pids", init, err) from None
 
+    # -- terminals, pause, update, stats ------------------------------------------
+
+    def open_terminal(self, process: Process, /) -> TerminalIO:
+        """A console socket for runc; the pty master is copied to and from the FIFOs."""
+        return TerminalIO(stdin=process.stdin, stdout=process.stdout)
+
+    async def pause(self, init: Process, /) -> None:
+        try:
+            await self._runc(init.bundle).pause(init.container_id)
+        except RuncError as err:
+            raise _error("pause", init, err) from None
+
+    async def resume(self, init: Process, /) -> None:
+        try:
+            await self._runc(init.bundle).resume(init.container_id)
+        except RuncError as err:
+            raise _error("resume", init, err) from None
+
+    async def update(self, init: Process, resources: AnyPB, annotations: Mapping[str, str], /) -> None:
+        try:
+            call = cgroups.runc_update(init.container_id, resources)
+        except cgroups.ResourcesError as err:
+            raise errdefs.InvalidArgument(f"update {init.id!r}: {err}") from None
+        try:
+            await self._runc(init.bundle).update(call.args, call.stdin)
+        except RuncError as err:
+            raise _error("update", init, err) from None
+
+    async def stats(self, init: Process, /) -> AnyPB:
+        if not self._cgroup:
+            raise errdefs.NotFound(f"stats {init.id!r}: the container's cgroup is unknown")
+        try:
+            if cgroups.is_unified():
+                return cgroups.metrics_any(cgroups.read_v2_metrics(cgroups.v2_dir(self._cgroup)))
+            return cgroups.metrics_any(cgroups.read_v1_metrics(self._cgroup))
+        except cgroups.CgroupNotFound as err:
+            raise errdefs.NotFound(f"stats {init.id!r}: {err}") from None
+        except (OSError, cgroups.CgroupFormatError) as err:
+            raise errdefs.Internal(f"stats {init.id!r}: {err}") from None
+
     @staticmethod
     def _spec_file(process: Process) -> str:
         return os.path.join(process.bundle, f"exec-{process.exec_id}.json")
@@ -127,7 +279,17 @@ class RuncOps:
 
 
 if TYPE_CHECKING:
-    from impl.shim import ProcessOps, SupportsPids
+    from impl.shim import (
+        ProcessOps,
+        SupportsExited,
+        SupportsPause,
+        SupportsPids,
+        SupportsStats,
+        SupportsTerminal,
+        SupportsUpdate,
+    )
 
-    def _structural_check(ops: RuncOps) -> tuple[ProcessOps, SupportsPids]:
-        return ops, ops
+    def _structural_check(
+        ops: RuncOps,
+    ) -> tuple[ProcessOps, SupportsPids, SupportsPause, SupportsUpdate, SupportsStats, SupportsTerminal, SupportsExited]:
+        return ops, ops, ops, ops, ops, ops, ops
