@@ -228,6 +228,23 @@ class Console:
         """Return once every byte the process wrote is in the stdout FIFO."""
         await asyncio.shield(self._output.done)
 
+    def unread(self) -> int:
+        """Bytes in the stdout FIFO its reader has not taken yet (0 for other outputs).
+
+        A client may stop reading as soon as ``Wait`` answers (``ctr`` closes
+        its FIFOs then), so the exit is best reported once this is 0.
+        """
+        import fcntl
+        import termios
+
+        if self._closed:
+            return 0
+        try:
+            buf = fcntl.ioctl(self._out, termios.FIONREAD, b"\0\0\0\0")
+        except OSError:
+            return 0
+        return int.from_bytes(buf, "little", signed=True)
+
     def close(self) -> None:
         """Stop copying and close the master and the FIFOs (idempotent)."""
         if self._closed:
@@ -313,11 +330,20 @@ class TerminalIO:
             self.console.close_stdin()
 
     async def wait_output(self) -> None:
-        """Wait until the output is copied, at most ``drain_timeout`` seconds."""
+        """Wait until the output is copied and read by the client, at most ``drain_timeout`` seconds."""
         if self.console is None:
             return
+        console = self.console
+
+        async def drained() -> None:
+            await console.wait_output()
+            # The client reads the FIFO on its own schedule: no event says it has
+            # caught up, so look again shortly until it has.
+            while console.unread():
+                await asyncio.sleep(0.005)
+
         try:
-            await asyncio.wait_for(self.console.wait_output(), self._drain_timeout)
+            await asyncio.wait_for(drained(), self._drain_timeout)
         except TimeoutError:
             import logging
 

@@ -158,7 +158,10 @@ def test_socket_receives_the_master_as_runc_sends_it(tmp_path: Path) -> None:
                 assert os.fstat(received).st_rdev == os.fstat(master).st_rdev
                 assert os.fstat(received).st_ino == os.fstat(master).st_ino
                 os.write(slave, b"ping\n")
-                assert os.read(received, 100) == b"ping\r\n"
+                got = b""
+                while not got.endswith(b"\n"):  # the pty may hand it over in pieces
+                    got += os.read(received, 100)
+                assert got == b"ping\r\n"
             finally:
                 os.close(received)
         finally:
@@ -269,5 +272,28 @@ def test_terminal_io_bounds_the_drain_when_a_stray_process_keeps_the_pty(tmp_pat
             os.close(slave)
             io.close()
         assert await asyncio.wait_for(reader, 30) == b"partial"
+
+    asyncio.run(scenario())
+
+
+def test_unread_counts_what_the_client_has_not_read(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        stdin, stdout = _fifos(tmp_path)
+        reader = os.open(stdout, os.O_RDONLY | os.O_NONBLOCK)  # the client, not reading yet
+        master, slave = os.openpty()
+        console = Console(master, stdin="", stdout=str(stdout))
+        try:
+            child = _spawn_on(slave, "/bin/sh", "-c", "printf 0123456789")
+            await asyncio.wait_for(console.wait_output(), 30)
+            assert await asyncio.to_thread(child.wait) == 0
+            assert console.unread() == 10
+            assert os.read(reader, 4) == b"0123"
+            assert console.unread() == 6
+            assert os.read(reader, 100) == b"456789"
+            assert console.unread() == 0
+        finally:
+            console.close()
+            os.close(reader)
+        assert console.unread() == 0
 
     asyncio.run(scenario())

@@ -182,7 +182,7 @@ def test_ctr_run_tty(ctrd: Containerd, runtime: str) -> None:
     id = unique_id("tty")
     # Modest output: ctr's task.Delete cancels its own FIFO copy, so a large tail
     # can be cut by ctr itself, on either shim (the console tests cover large output).
-    big = 2_000
+    big = 200_000
     script = f"{SIZE}; echo tty-ok; i=0; while [ $i -lt {big // 100} ]; do echo {'z' * 99}; i=$((i+1)); done; echo END; exit 3"
     status, out = _pty_run(_ctr(ctrd, "run", "-t", "--rm", "--runtime", runtime, "--rootfs", str(ctrd.rootfs),
                                 id, "/bin/sh", "-c", script), (33, 111))
