@@ -25,7 +25,7 @@ from google.protobuf.any_pb2 import Any
 
 from impl.shim import socket_address
 from impl.shim.cgroups import LINUX_RESOURCES_TYPE_URL
-from impl.ttrpc import Client, TaskClient
+from impl.ttrpc import Client, Code, TaskClient, TTRPCError
 from shimtypes.pb import task_pb2
 
 from ._ctrd import RUNTIME, Containerd, unique_id, wait_until
@@ -131,6 +131,12 @@ def test_update_resources(ctrd: Containerd, runtime: str) -> None:
         assert _cgroup(ctrd, "pids", id).joinpath("pids.max").read_text().strip() == "77"
         data = json.loads(ctrd.ctr("task", "metrics", "--format", "json", id).stdout)
         assert data["memory"]["usage"]["limit"] == 48 << 20
+        if runtime == RUNTIME:  # a bad field is named (the Go shim passes it to runc as is)
+            with pytest.raises(TTRPCError) as info:
+                asyncio.run(update({"memory": {"limit": "48M"}}))
+            assert info.value.code == Code.INVALID_ARGUMENT
+            assert "memory.limit: expected int64, got str" in info.value.message
+            assert ctrd.tasks()[id][1] == "RUNNING"
     finally:
         _remove(ctrd, id)
 
