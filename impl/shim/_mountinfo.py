@@ -1,6 +1,6 @@
 """Is something mounted at a path? (/proc/self/mountinfo; no ctypes, no typing).
 
-Split from ``_runc_mount`` so the ``delete`` action can ask cheaply and import
+Split from ``_mount`` so the ``delete`` action can ask cheaply and import
 the mount(2) machinery only when there is something to unmount.
 """
 

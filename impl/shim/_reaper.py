@@ -1,14 +1,17 @@
 """Child reaping for a subreaper shim, driven by SIGCHLD inside the asyncio loop.
 
-A shim is a child subreaper: the container's init and exec'd processes are
-re-parented to it once ``runc`` exits, so it must ``waitpid`` for them. One
-``waitpid(-1, WNOHANG)`` loop sees every exit; asyncio's own child watchers
-would race it for the ``runc`` children, so those are started with
-``subprocess.Popen`` and registered here synchronously right after the fork
-(the handler only runs between loop iterations, so nothing is lost).
+A shim is a child subreaper: the container's processes are its children,
+or re-parented to it once the tool that started them (``runc``) exits, so it
+must ``waitpid`` for them. One ``waitpid(-1, WNOHANG)`` loop sees every
+exit; asyncio's own child watchers would race it for the runtime's helper
+commands, so those are started with ``subprocess.Popen`` and registered here
+synchronously right after the fork (the handler only runs between loop
+iterations, so nothing is lost): a runtime waits for its own children by
+pid (``wait``, ``run``) without racing any other waiter.
 
-Exits of registered pids resolve their waiter; all other exits go to every
-subscriber queue. Consequence: nothing else in the serving process may wait
+Exits of registered pids resolve their waiter; all other exits (processes
+the runtime did not start, or did not ``wait`` for) go to every subscriber
+queue, as the task service's exit matching does. Consequence: nothing else in the serving process may wait
 for its own children (``subprocess.run``, asyncio subprocesses); spawn them
 with ``Reaper.run`` instead. ``Exit`` is a NamedTuple (not a dataclass) to keep the
 serving process's start-up imports cheap.

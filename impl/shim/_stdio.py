@@ -146,7 +146,7 @@ class Stdio:
         return None
 
     def close_child_ends(self) -> None:
-        """Drop our copies of the container's ends, once runc has handed them over."""
+        """Drop our copies of the child's ends, once the child (or the tool starting it) has them."""
         if not self._child_ends_open:
             return
         self._child_ends_open = False

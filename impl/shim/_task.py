@@ -1,6 +1,6 @@
 """``ProcessTaskService``: all of ``containerd.task.v2.Task`` around a runtime's ``ProcessOps``.
 
-Process states follow containerd's runc shim: an init process (exec id "")
+Process states follow containerd's own shims: an init process (exec id "")
 and exec'd processes, each CREATED -> RUNNING -> STOPPED (PAUSED while the
 container is paused). Exits come from the reaper's subscription: a shim is a
 subreaper, so the container's processes are its children or re-parented to
@@ -24,7 +24,8 @@ import os
 import signal
 import time
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from types import CoroutineType
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from google.protobuf.empty_pb2 import Empty
 from google.protobuf.message import Message
@@ -82,8 +83,12 @@ def _timestamp(t: float | None) -> Timestamp | None:
 
 def _boundary(
     method: Callable[Concatenate[ProcessTaskService, _P], Coroutine[Any, Any, _R]],
-) -> Callable[Concatenate[ProcessTaskService, _P], Coroutine[Any, Any, _R]]:
-    """Map whatever a call raised to one ttrpc status (``errdefs.code_of``), with its message."""
+) -> Callable[Concatenate[ProcessTaskService, _P], CoroutineType[Any, Any, _R]]:
+    """Map whatever a call raised to one ttrpc status (``errdefs.code_of``), with its message.
+
+    Typed as returning ``CoroutineType``, what an ``async def`` is to pyright,
+    so the service is a ``shimtypes.TaskService`` to mypy and pyright alike.
+    """
 
     @functools.wraps(method)
     async def call(self: ProcessTaskService, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
@@ -97,7 +102,7 @@ def _boundary(
                 log.debug("%s failed", method.__name__, exc_info=True)
             raise TTRPCError(code, str(exc) or type(exc).__name__) from None
 
-    return call
+    return cast("Callable[Concatenate[ProcessTaskService, _P], CoroutineType[Any, Any, _R]]", call)
 
 
 def _check_process_spec(exec_id: str, type_url: str, value: bytes) -> None:
@@ -570,7 +575,7 @@ class ProcessTaskService:
         proc = self._record(request.id, request.exec_id).process
         if isinstance(proc.io, ConsoleIO):
             proc.io.resize(request.width, request.height)
-        return Empty()  # no console: nothing to resize, as runc's shim does
+        return Empty()  # no console: nothing to resize, as containerd's shims answer
 
     # -- optional -----------------------------------------------------------------
 

@@ -10,6 +10,11 @@
 - ``none``: ``PlainShim`` alone, so nothing is served (the runner must fail);
 - ``startfail``: ``start_shim`` raises.
 
+``SHIMTEST_SERVING`` (``exec``/``fork``/``zygote``) runs it with
+``ShimOptions(serving=...)``; ``SHIMTEST_CLEANUP=1`` adds a ``cleanup``
+option answering ``CLEANUP_RESULT``; ``SHIMTEST_INIT_ONLY_TO_SERVE=1``
+makes ``init`` fail in ``start`` and ``delete``.
+
 Like a real shim, the module is cheap to import: messages and ttrpc are
 imported inside the methods that need them, so ``start``/``delete`` stay lean.
 """
@@ -26,6 +31,7 @@ from shimtypes import Publisher, ShimContext, StartOpts
 
 if TYPE_CHECKING:
     import asyncio
+    from typing import Literal
 
     from google.protobuf.empty_pb2 import Empty
 
@@ -267,18 +273,33 @@ def _echo_init(ic: InitContext) -> EchoPlugin:
 
 
 def init(context: ShimContext, publisher: Publisher, shutdown: Callable[[], None]) -> PlainShim:
+    if os.environ.get("SHIMTEST_INIT_ONLY_TO_SERVE") == "1" and sys.argv[-1:] in (["start"], ["delete"]):
+        raise RuntimeError("init called by start/delete although ShimOptions do without it")
     if os.environ.get("SHIMTEST_MODE", "task") == "task":
         return MemShim(context, publisher, shutdown)
     return PlainShim(context, publisher, shutdown)
 
 
+CLEANUP_RESULT = (4242, 3, 1_700_000_000_123_456_789)
+"""(pid, exit status, exited_at ns) of the ``cleanup`` option."""
+
+
+def _cleanup(bundle: str, namespace: str, id: str) -> tuple[int, int, int]:
+    return CLEANUP_RESULT
+
+
 def main() -> NoReturn:
+    from impl.shim import ShimOptions
+
     if os.environ.get("SHIMTEST_MODE") == "plugin" and "start" not in sys.argv and "delete" not in sys.argv:
         from impl.plugin import Registration, register
         from shimtypes import EVENT_PLUGIN, TTRPC_PLUGIN
 
         register(Registration(TTRPC_PLUGIN, "echo", init=_echo_init, requires=(EVENT_PLUGIN,)))
-    run(RUNTIME_ID, init)
+    modes: dict[str, Literal["zygote", "fork", "exec"]] = {"zygote": "zygote", "fork": "fork", "exec": "exec"}
+    serving = modes.get(os.environ.get("SHIMTEST_SERVING", ""))
+    cleanup = _cleanup if os.environ.get("SHIMTEST_CLEANUP") == "1" else None
+    run(RUNTIME_ID, init, options=ShimOptions(serving=serving, cleanup=cleanup))
 
 
 if __name__ == "__main__":
