@@ -186,16 +186,17 @@ def _ctr(ctrd: Containerd, *args: str) -> list[str]:
 @RUNTIMES
 def test_ctr_run_tty(ctrd: Containerd, runtime: str) -> None:
     id = unique_id("tty")
-    # Modest output: ctr's task.Delete cancels its own FIFO copy, so a large tail
-    # can be cut by ctr itself, on either shim (the console tests cover large output).
     big = 200_000
     script = f"{SIZE}; echo tty-ok; i=0; while [ $i -lt {big // 100} ]; do echo {'z' * 99}; i=$((i+1)); done; echo END; exit 3"
     status, out = _pty_run(_ctr(ctrd, "run", "-t", "--rm", "--runtime", runtime, "--rootfs", str(ctrd.rootfs),
                                 id, "/bin/sh", "-c", script), (33, 111))
     lines = _lines(out)
     assert lines[:2] == [b"33 111", b"tty-ok"], out[:500]
-    assert lines[2:-2] == [b"z" * 99] * (big // 100)
-    assert lines[-2:] == [b"END", b""], out[-200:]
+    if runtime == RUNTIME:
+        # Nothing lost at exit. ctr closes its FIFO as soon as Wait answers: pyrunc answers
+        # once ctr has read everything; Go's shim does not wait, and ctr may cut the tail.
+        assert lines[2:-2] == [b"z" * 99] * (big // 100)
+        assert lines[-2:] == [b"END", b""], out[-200:]
     assert status == 3
     assert id not in ctrd.containers()
 
