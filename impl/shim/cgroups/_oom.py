@@ -10,7 +10,6 @@ the watch ends). v2: inotify on ``memory.events``, reporting an OOM when its
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import os
 import struct
 from collections.abc import Callable
@@ -45,6 +44,9 @@ def _oom_kills(path: str) -> int:
 
 class _Inotify:
     def __init__(self) -> None:
+        import ctypes  # only cgroup v2 needs it
+
+        self._get_errno = ctypes.get_errno
         self._libc = ctypes.CDLL(None, use_errno=True)
         fd = self._libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
         if fd < 0:
@@ -54,7 +56,7 @@ class _Inotify:
     def add(self, path: str) -> int:
         wd: int = self._libc.inotify_add_watch(self.fd, os.fsencode(path), _IN_MODIFY)
         if wd < 0:
-            errno = ctypes.get_errno()
+            errno = self._get_errno()
             raise OOMWatchError(errno, f"inotify_add_watch {path}: {os.strerror(errno)}")
         return wd
 
