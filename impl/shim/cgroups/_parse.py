@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "MAX_UINT64",
     "CgroupFormatError",
+    "read_control_file",
     "parse_blkio",
     "parse_flat_keyed",
     "parse_nested_keyed",
@@ -26,6 +27,27 @@ class CgroupFormatError(ValueError):
         super().__init__(f"{name}: line {line}: {detail}")
         self.name = name
         self.line = line
+
+
+def read_control_file(path: str) -> str | None:
+    """A control file's text, or None if it does not exist (the one I/O helper here).
+
+    Plain ``os`` calls: a Stats call reads a few dozen of these, and the
+    buffered text layer of ``open`` costs more than the read itself.
+    """
+    import os
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode(errors="replace")
 
 
 def _uint(name: str, line: int, word: str) -> int:

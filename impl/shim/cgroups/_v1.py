@@ -12,7 +12,7 @@ import os
 
 from shimtypes.pb import cgroups_v1_metrics_pb2 as v1
 
-from ._parse import parse_blkio, parse_flat_keyed, parse_uint, parse_uint_list
+from ._parse import parse_blkio, parse_flat_keyed, parse_uint, parse_uint_list, read_control_file
 from ._path import CGROUP_ROOT, v1_controller_dir
 
 __all__ = ["CgroupNotFound", "read_v1_metrics"]
@@ -60,11 +60,7 @@ class CgroupNotFound(LookupError):
 
 
 def _read(directory: str, name: str) -> str | None:
-    try:
-        with open(os.path.join(directory, name)) as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
+    return read_control_file(f"{directory}/{name}")
 
 
 def _uint(directory: str, name: str) -> int | None:
@@ -145,7 +141,11 @@ def _blkio(metrics: v1.Metrics, directory: str) -> bool:
     if not os.path.isdir(directory):
         return False
     blkio = metrics.blkio
+    # The CFQ files exist together or not at all (not with blk-mq schedulers).
+    cfq = os.path.exists(os.path.join(directory, _BLKIO_FILES[0][1]))
     for field, name, fallback in _BLKIO_FILES:
+        if not cfq:
+            name = ""
         entries: list[tuple[int, int, str, int]] = []
         for candidate in (name, fallback):
             text = _read(directory, candidate) if candidate else None

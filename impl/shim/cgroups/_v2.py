@@ -11,7 +11,7 @@ import os
 
 from shimtypes.pb import cgroups_v2_metrics_pb2 as v2
 
-from ._parse import parse_flat_keyed, parse_nested_keyed, parse_uint
+from ._parse import parse_flat_keyed, parse_nested_keyed, parse_uint, read_control_file
 from ._v1 import CgroupNotFound
 
 __all__ = ["read_v2_metrics"]
@@ -24,12 +24,9 @@ _EVENT_FIELDS = frozenset(v2.MemoryEvents.DESCRIPTOR.fields_by_name)
 
 
 def _read(directory: str, name: str) -> tuple[str, str] | None:
-    path = os.path.join(directory, name)
-    try:
-        with open(path) as f:
-            return path, f.read()
-    except FileNotFoundError:
-        return None
+    path = f"{directory}/{name}"
+    text = read_control_file(path)
+    return None if text is None else (path, text)
 
 
 def _uint(directory: str, name: str) -> int | None:
