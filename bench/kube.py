@@ -28,9 +28,7 @@ from google.protobuf.any_pb2 import Any  # noqa: E402
 from impl.shim.cgroups import LINUX_RESOURCES_TYPE_URL  # noqa: E402
 from impl.ttrpc import Client, TaskClient  # noqa: E402
 from shimtypes.pb import task_pb2  # noqa: E402
-from tests.e2e._ctrd import RUNTIME, Containerd, unique_id  # noqa: E402
-
-GO_RUNTIME = "io.containerd.runc.v2"
+from bench.shim import GO_RUNTIME, PY_RUNTIME, SHIM_BINARY, Daemon  # noqa: E402
 
 
 async def _time_calls(address: str, id: str, calls: int) -> dict[str, float]:
@@ -59,8 +57,9 @@ async def _time_calls(address: str, id: str, calls: int) -> dict[str, float]:
     return out
 
 
-def _address(ctrd: Containerd, id: str) -> str:
-    return (ctrd.bundle(id) / "address").read_text().strip().removeprefix("unix://")
+def _address(daemon: Daemon, id: str) -> str:
+    bundle = daemon.tmp / "state" / "io.containerd.runtime.v2.task" / daemon.namespace / id
+    return (bundle / "address").read_text().strip().removeprefix("unix://")
 
 
 def main() -> None:
@@ -69,29 +68,27 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=50)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="shimtypes-bench-kube-"))
-    ctrd = Containerd(tmp)
-    results: dict[str, dict[str, list[float]]] = {RUNTIME: {}, GO_RUNTIME: {}}
+    results: dict[str, dict[str, list[float]]] = {PY_RUNTIME: {}, GO_RUNTIME: {}}
+    daemon = Daemon(tmp, str(Path(sys.executable).parent / SHIM_BINARY))
     try:
-        ctrd.setup()
         for round in range(args.rounds):
-            order = [RUNTIME, GO_RUNTIME] if round % 2 == 0 else [GO_RUNTIME, RUNTIME]
+            order = [PY_RUNTIME, GO_RUNTIME] if round % 2 == 0 else [GO_RUNTIME, PY_RUNTIME]
             for runtime in order:
-                id = unique_id("bench")
-                ctrd.ctr(*ctrd.run_args(id, "/bin/sleep", "1000", detach=True, runtime=runtime))
+                id = daemon.run(runtime, "/bin/sleep", "1000", detach=True)
                 try:
-                    for name, ms in asyncio.run(_time_calls(_address(ctrd, id), id, args.calls)).items():
+                    for name, ms in asyncio.run(_time_calls(_address(daemon, id), id, args.calls)).items():
                         results[runtime].setdefault(name, []).append(ms)
                 finally:
-                    ctrd.ctr("task", "kill", "-s", "KILL", id, check=False)
-                    ctrd.ctr("task", "rm", "-f", id, check=False)
-                    ctrd.ctr("c", "rm", id, check=False)
+                    daemon.ctr("task", "kill", "-s", "KILL", id, check=False)
+                    daemon.ctr("task", "rm", "-f", id, check=False)
+                    daemon.ctr("c", "rm", id, check=False)
     finally:
-        ctrd.stop()
+        daemon.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"| call ({args.rounds} rounds x {args.calls} calls, median ms) | pyrunc | runc-v2 (Go) | ratio |")
     print("|---|---|---|---|")
-    for name in results[RUNTIME]:
-        py, go = statistics.median(results[RUNTIME][name]), statistics.median(results[GO_RUNTIME][name])
+    for name in results[PY_RUNTIME]:
+        py, go = statistics.median(results[PY_RUNTIME][name]), statistics.median(results[GO_RUNTIME][name])
         print(f"| {name} | {py:.2f} | {go:.2f} | {py / go:.2f} |")
 
 
