@@ -107,6 +107,10 @@ class RuncOps:
         try:
             await asyncio.wait_for(attach, CONSOLE_TIMEOUT)
         except Exception as err:
+            try:  # no console, no process: nobody could see or feed it
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
             raise errdefs.Internal(f"console of pid {pid}: {err}") from None
         return pid
 

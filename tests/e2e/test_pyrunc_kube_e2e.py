@@ -179,6 +179,16 @@ def _lines(out: bytes) -> list[bytes]:
     return out.replace(b"\r", b"").split(b"\n")
 
 
+def _check_output(runtime: str, lines: list[bytes], expected: list[bytes], out: bytes) -> None:
+    if runtime == RUNTIME:
+        assert lines == expected, out[:300] + b" ... " + out[-300:]
+    else:  # Go's shim: what ctr got is a prefix (the last line may be cut)
+        got = [line for line in lines if line]
+        if got:
+            assert got[:-1] == expected[: len(got) - 1], out[:300]
+            assert expected[len(got) - 1].startswith(got[-1]), out[:300]
+
+
 def _ctr(ctrd: Containerd, *args: str) -> list[str]:
     return ["ctr", "--address", ctrd.address, "--namespace", ctrd.namespace, *args]
 
@@ -190,13 +200,11 @@ def test_ctr_run_tty(ctrd: Containerd, runtime: str) -> None:
     script = f"{SIZE}; echo tty-ok; i=0; while [ $i -lt {big // 100} ]; do echo {'z' * 99}; i=$((i+1)); done; echo END; exit 3"
     status, out = _pty_run(_ctr(ctrd, "run", "-t", "--rm", "--runtime", runtime, "--rootfs", str(ctrd.rootfs),
                                 id, "/bin/sh", "-c", script), (33, 111))
-    lines = _lines(out)
-    assert lines[:2] == [b"33 111", b"tty-ok"], out[:500]
-    if runtime == RUNTIME:
-        # Nothing lost at exit. ctr closes its FIFO as soon as Wait answers: pyrunc answers
-        # once ctr has read everything; Go's shim does not wait, and ctr may cut the tail.
-        assert lines[2:-2] == [b"z" * 99] * (big // 100)
-        assert lines[-2:] == [b"END", b""], out[-200:]
+    expected = [b"33 111", b"tty-ok", *[b"z" * 99] * (big // 100), b"END", b""]
+    # Nothing lost at exit. ctr closes its FIFO as soon as Wait answers: pyrunc answers
+    # once ctr has read everything; Go's shim does not wait, so ctr may cut the tail
+    # (all of it, on a loaded machine): for Go only a prefix is certain.
+    _check_output(runtime, _lines(out), expected, out)
     assert status == 3
     assert id not in ctrd.containers()
 
@@ -208,7 +216,7 @@ def test_ctr_exec_tty(ctrd: Containerd, runtime: str) -> None:
     try:
         status, out = _pty_run(_ctr(ctrd, "task", "exec", "-t", "--exec-id", "e1", id,
                                     "/bin/sh", "-c", f"{SIZE}; echo exec-tty-ok; exit 4"), (21, 77))
-        assert _lines(out) == [b"21 77", b"exec-tty-ok", b""], out
+        _check_output(runtime, _lines(out), [b"21 77", b"exec-tty-ok", b""], out)
         assert status == 4
     finally:
         _remove(ctrd, id)
