@@ -1,19 +1,30 @@
-"""``RuncOps``: the ``ProcessOps`` of pyrunc, one container via the ``runc`` command line.
+"""``RuncOps``: the ``ProcessOps`` of pyrunc: runc containers (one shim may serve a pod) via the ``runc`` command line.
 
 The init process is ``runc create`` (its pid from ``--pid-file``) then
 ``runc start``; an exec is ``runc exec --detach`` with the process spec
 written to ``exec-<id>.json`` in the bundle. runc's failures become
 ``impl.errdefs`` kinds where runc says which (a missing or existing
 container), else UNKNOWN with runc's own message.
+
+Beyond the process life: terminals through runc's console socket
+(``TerminalIO``), ``runc pause``/``resume``/``update``, ``Stats`` read from
+the container's cgroup (v1 or v2, found from ``linux.cgroupsPath`` as runc
+places it), and ``TaskOOM`` from an OOM watch on that cgroup.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import os
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
+from google.protobuf.any_pb2 import Any as AnyPB
+
 from impl import errdefs
-from impl.shim import Process, ProcessIO, ProcessState, ProcessTaskService
+from impl.shim import Process, ProcessIO, ProcessState, ProcessTaskService, TerminalIO, cgroups
 from shimtypes import ShimContext
 
 from ._options import RuncOptions
@@ -21,11 +32,18 @@ from ._runc import RUNC_BINARY, RUNC_ROOT, Runc, RuncError
 
 __all__ = ["RuncOps"]
 
+log = logging.getLogger("impl.pyrunc")
+
+CONSOLE_TIMEOUT = 10.0
+"""Seconds to wait for the pty master once runc create/exec returned (runc sends it before exiting)."""
+
 
 def _error(action: str, process: Process, err: RuncError) -> errdefs.Error:
     what = f"{action} {process.id!r}"
     text = err.runc_message.lower()
     if "does not exist" in text or "not found" in text:
+        return errdefs.NotFound(f"{what}: {err}")
+    if action == "kill" and ("not running" in text or "process already finished" in text or "no such process" in text):
         return errdefs.NotFound(f"{what}: {err}")
     if "already exists" in text:
         return errdefs.AlreadyExists(f"{what}: {err}")
@@ -39,7 +57,13 @@ class RuncOps:
         self._context = context
         self._service = service
         self._clis: dict[str, tuple[Runc, RuncOptions]] = {}
-        """Per container id: its runc command line and options (one shim may serve a pod)."""
+        """Per container id: its runc command line and options."""
+        self._cgroups: dict[str, str] = {}
+        """Per container id: its cgroup ("" when unknown)."""
+        self._kill_all_on_exit: dict[str, bool] = {}
+        """Per container id: whether it shares another pid namespace (its init's exit must kill the rest)."""
+        self._oom: cgroups.OOMWatcher | None = None
+        self._oom_events: set[asyncio.Task[None]] = set()
 
     def _runc(self, process: Process) -> Runc:
         """The container's runc command line, made at its create from the runtime options (binary, root, flags)."""
@@ -79,15 +103,100 @@ class RuncOps:
     async def create(self, process: Process, io: ProcessIO, /) -> int:
         runc = self._runc(process)
         self._chown_io(process)
-        try:
+        self._cgroups[process.container_id] = self._cgroup_of(process)
+
+        async def create(console_socket: str) -> int:
             return await runc.create(
                 process.container_id,
                 bundle=process.bundle,
                 pid_file=os.path.join(process.bundle, "init.pid"),
                 stdio=io.fds,
+                console_socket=console_socket,
             )
+
+        try:
+            pid = await self._with_console(io, create)
         except RuncError as err:
             raise _error("create", process, err) from None
+        except BaseException:
+            await self._forget(process)
+            raise
+        self._watch_oom(process)
+        return pid
+
+    async def _with_console(self, io: ProcessIO, run: Callable[[str], Awaitable[int]]) -> int:
+        """Run ``run`` with the console socket of a terminal ``io`` (if it is one), then attach the console."""
+        if not isinstance(io, TerminalIO):
+            return await run("")
+        path = io.socket_path
+        attach = asyncio.ensure_future(io.attach())
+        try:
+            pid = await run(path)
+        except BaseException:
+            attach.cancel()
+            raise
+        try:
+            await asyncio.wait_for(attach, CONSOLE_TIMEOUT)
+        except Exception as err:
+            try:  # no console, no process: nobody could see or feed it
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+            raise errdefs.Internal(f"console of pid {pid}: {err}") from None
+        return pid
+
+    async def _forget(self, process: Process) -> None:
+        """After a failed create: runc may hold a created container; remove it."""
+        try:
+            await self._runc(process).delete(process.container_id, force=True)
+        except RuncError:
+            pass
+
+    def _cgroup_of(self, process: Process) -> str:
+        """The container's cgroup; also notes whether it has a pid namespace of its own."""
+        try:
+            with open(os.path.join(process.bundle, "config.json"), "rb") as f:
+                spec = json.load(f)
+            if not isinstance(spec, dict):
+                raise ValueError("config.json is not a JSON object")
+            linux = spec.get("linux")
+            namespaces = linux.get("namespaces", []) if isinstance(linux, dict) else []
+            self._kill_all_on_exit[process.container_id] = not any(
+                isinstance(ns, dict) and ns.get("type") == "pid" and not ns.get("path") for ns in namespaces or []
+            )
+            systemd = self._cli(process)[1].systemd_cgroup
+            return cgroups.cgroup_path_from_spec(spec, process.container_id, systemd=systemd)
+        except (OSError, ValueError) as err:
+            log.warning("cgroup of %s unknown: %s", process.container_id, err)
+            return ""
+
+    async def exited(self, process: Process, /) -> None:
+        """As the Go shim: an init sharing another pid namespace leaves children behind; kill them."""
+        if process.exec_id or not self._kill_all_on_exit.get(process.container_id, True):
+            return
+        try:
+            await self._runc(process).kill(process.container_id, 9, all=True)
+        except RuncError as err:
+            log.warning("killing what %s left failed: %s", process.container_id, err)
+
+    def _watch_oom(self, process: Process) -> None:
+        cgroup = self._cgroups.get(process.container_id, "")
+        if not cgroup:
+            return
+        if self._oom is None:
+            self._oom = cgroups.OOMWatcher(self._on_oom)
+        try:
+            if cgroups.is_unified():
+                self._oom.watch_v2(process.container_id, cgroups.v2_dir(cgroup))
+            else:
+                self._oom.watch_v1(process.container_id, cgroups.v1_controller_dir(cgroup, "memory"))
+        except (OSError, ValueError) as err:
+            log.warning("no OOM events for %s: %s", process.container_id, err)
+
+    def _on_oom(self, container_id: str) -> None:
+        event = asyncio.get_running_loop().create_task(self._service.publish_oom(container_id))
+        self._oom_events.add(event)
+        event.add_done_callback(self._oom_events.discard)
 
     async def start(self, process: Process, /) -> None:
         try:
@@ -100,10 +209,19 @@ class RuncOps:
         with open(spec_file, "wb") as f:
             f.write(process.spec)
         self._chown_io(process)
-        try:
-            return await self._runc(process).exec(
-                process.container_id, process_file=spec_file, pid_file=self._pid_file(process), stdio=io.fds
+        runc = self._runc(process)
+
+        async def exec(console_socket: str) -> int:
+            return await runc.exec(
+                process.container_id,
+                process_file=spec_file,
+                pid_file=self._pid_file(process),
+                stdio=io.fds,
+                console_socket=console_socket,
             )
+
+        try:
+            return await self._with_console(io, exec)
         except RuncError as err:
             raise _error("exec", process, err) from None
 
@@ -120,6 +238,8 @@ class RuncOps:
             raise _error("kill", process, err) from None
 
     async def delete(self, process: Process, /) -> None:
+        if not process.exec_id and self._oom is not None:
+            self._oom.unwatch(process.container_id)
         if process.exec_id:
             for path in (self._spec_file(process), self._pid_file(process)):
                 try:
@@ -128,7 +248,8 @@ class RuncOps:
                     pass
             return
         await self._delete_container(process)
-        self._clis.pop(process.container_id, None)
+        for per_container in (self._clis, self._cgroups, self._kill_all_on_exit):
+            per_container.pop(process.container_id, None)
 
     async def _delete_container(self, process: Process) -> None:
         runc = self._runc(process)
@@ -151,6 +272,47 @@ class RuncOps:
         except RuncError as err:
             raise _error("pids", init, err) from None
 
+    # -- terminals, pause, update, stats ------------------------------------------
+
+    def open_terminal(self, process: Process, /) -> TerminalIO:
+        """A console socket for runc; the pty master is copied to and from the FIFOs."""
+        return TerminalIO(stdin=process.stdin, stdout=process.stdout)
+
+    async def pause(self, init: Process, /) -> None:
+        try:
+            await self._runc(init).pause(init.container_id)
+        except RuncError as err:
+            raise _error("pause", init, err) from None
+
+    async def resume(self, init: Process, /) -> None:
+        try:
+            await self._runc(init).resume(init.container_id)
+        except RuncError as err:
+            raise _error("resume", init, err) from None
+
+    async def update(self, init: Process, resources: AnyPB, annotations: Mapping[str, str], /) -> None:
+        try:
+            call = cgroups.runc_update(init.container_id, resources)
+        except cgroups.ResourcesError as err:
+            raise errdefs.InvalidArgument(f"update {init.id!r}: {err}") from None
+        try:
+            await self._runc(init).update(call.args, call.stdin)
+        except RuncError as err:
+            raise _error("update", init, err) from None
+
+    async def stats(self, init: Process, /) -> AnyPB:
+        cgroup = self._cgroups.get(init.container_id, "")
+        if not cgroup:
+            raise errdefs.NotFound(f"stats {init.id!r}: the container's cgroup is unknown")
+        try:
+            if cgroups.is_unified():
+                return cgroups.metrics_any(cgroups.read_v2_metrics(cgroups.v2_dir(cgroup)))
+            return cgroups.metrics_any(cgroups.read_v1_metrics(cgroup))
+        except cgroups.CgroupNotFound as err:
+            raise errdefs.NotFound(f"stats {init.id!r}: {err}") from None
+        except (OSError, cgroups.CgroupFormatError) as err:
+            raise errdefs.Internal(f"stats {init.id!r}: {err}") from None
+
     @staticmethod
     def _spec_file(process: Process) -> str:
         return os.path.join(process.bundle, f"exec-{process.exec_id}.json")
@@ -161,7 +323,17 @@ class RuncOps:
 
 
 if TYPE_CHECKING:
-    from impl.shim import ProcessOps, SupportsPids
+    from impl.shim import (
+        ProcessOps,
+        SupportsExited,
+        SupportsPause,
+        SupportsPids,
+        SupportsStats,
+        SupportsTerminal,
+        SupportsUpdate,
+    )
 
-    def _structural_check(ops: RuncOps) -> tuple[ProcessOps, SupportsPids]:
-        return ops, ops
+    def _structural_check(
+        ops: RuncOps,
+    ) -> tuple[ProcessOps, SupportsPids, SupportsPause, SupportsUpdate, SupportsStats, SupportsTerminal, SupportsExited]:
+        return ops, ops, ops, ops, ops, ops, ops

@@ -96,9 +96,10 @@ class Runc:
         stdio: tuple[int, int, int] | None = None,
         capture: bool = False,
         cwd: str | None = None,
+        input_fd: int | None = None,
     ) -> bytes:
         offset = _size(self.log_path)
-        stdin, stdout, stderr = stdio if stdio is not None else (None, None, None)
+        stdin, stdout, stderr = stdio if stdio is not None else (input_fd, None, None)
         started = time.monotonic()
         status, out = await self._reaper.run(
             self._argv(command, *args), stdin=stdin, stdout=stdout, stderr=stderr, capture=capture, cwd=cwd
@@ -112,11 +113,14 @@ class Runc:
             raise RuncError(command, status, _last_error(self.log_path, offset))
         return out
 
-    async def create(self, id: str, *, bundle: str, pid_file: str, stdio: tuple[int, int, int]) -> int:
-        """``runc create``; the container's stdio are ``stdio``. Returns the init pid."""
+    async def create(
+        self, id: str, *, bundle: str, pid_file: str, stdio: tuple[int, int, int], console_socket: str = ""
+    ) -> int:
+        """``runc create``; the container's stdio are ``stdio`` (or a pty sent to ``console_socket``). Returns the init pid."""
         flags = [*(["--no-pivot"] if self.no_pivot else []), *(["--no-new-keyring"] if self.no_new_keyring else [])]
+        console = ["--console-socket", console_socket] if console_socket else []
         await self._run(
-            "create", [*flags, "--bundle", bundle, "--pid-file", pid_file, id], stdio=stdio, cwd=bundle
+            "create", [*flags, "--bundle", bundle, "--pid-file", pid_file, *console, id], stdio=stdio, cwd=bundle
         )
         return read_pid(pid_file)
 
@@ -129,12 +133,31 @@ class Runc:
     async def delete(self, id: str, *, force: bool = False) -> None:
         await self._run("delete", [*(["--force"] if force else []), id])
 
-    async def exec(self, id: str, *, process_file: str, pid_file: str, stdio: tuple[int, int, int]) -> int:
+    async def exec(
+        self, id: str, *, process_file: str, pid_file: str, stdio: tuple[int, int, int], console_socket: str = ""
+    ) -> int:
         """``runc exec --detach``; returns the new process's pid."""
+        console = ["--console-socket", console_socket] if console_socket else []
         await self._run(
-            "exec", ["--process", process_file, "--detach", "--pid-file", pid_file, id], stdio=stdio
+            "exec", ["--process", process_file, "--detach", "--pid-file", pid_file, *console, id], stdio=stdio
         )
         return read_pid(pid_file)
+
+    async def pause(self, id: str) -> None:
+        await self._run("pause", [id])
+
+    async def resume(self, id: str) -> None:
+        await self._run("resume", [id])
+
+    async def update(self, args: Sequence[str], stdin: bytes) -> None:
+        """``runc update`` with ``args`` (ending in the id) and ``stdin`` (the resources JSON)."""
+        fd = os.memfd_create("runc-update", os.MFD_CLOEXEC)
+        try:
+            os.write(fd, stdin)
+            os.lseek(fd, 0, os.SEEK_SET)
+            await self._run(args[0], args[1:], input_fd=fd)
+        finally:
+            os.close(fd)
 
     async def ps(self, id: str) -> list[int]:
         import json

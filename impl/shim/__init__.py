@@ -97,6 +97,13 @@ if TYPE_CHECKING:
         Reaper as Reaper,
         exit_status as exit_status,
     )
+    from ._console import (
+        Console as Console,
+        ConsoleError as ConsoleError,
+        ConsoleSocket as ConsoleSocket,
+        TerminalIO as TerminalIO,
+        resize_pty as resize_pty,
+    )
     from ._stdio import (
         ConsoleIO as ConsoleIO,
         ProcessIO as ProcessIO,
@@ -120,6 +127,7 @@ if TYPE_CHECKING:
         SupportsPids as SupportsPids,
         SupportsStats as SupportsStats,
         SupportsTerminal as SupportsTerminal,
+        SupportsExited as SupportsExited,
         SupportsUpdate as SupportsUpdate,
     )
     from ._task import (
@@ -178,6 +186,11 @@ _LAZY = {
     "Exit": "._reaper",
     "Reaper": "._reaper",
     "exit_status": "._reaper",
+    "Console": "._console",
+    "ConsoleError": "._console",
+    "ConsoleSocket": "._console",
+    "TerminalIO": "._console",
+    "resize_pty": "._console",
     "ConsoleIO": "._stdio",
     "ProcessIO": "._stdio",
     "StdinPump": "._stdio",
@@ -196,6 +209,7 @@ _LAZY = {
     "SupportsPids": "._ops",
     "SupportsStats": "._ops",
     "SupportsTerminal": "._ops",
+    "SupportsExited": "._ops",
     "SupportsUpdate": "._ops",
     "DELETE_EXIT_TIMEOUT": "._task",
     "ProcessTaskService": "._task",
@@ -205,7 +219,10 @@ _LAZY = {
 __all__ = [
     "ADDRESS_FILE",
     "AddressInUseError",
+    "Console",
+    "ConsoleError",
     "ConsoleIO",
+    "ConsoleSocket",
     "DELETE_EXIT_TIMEOUT",
     "Exit",
     "FlagError",
@@ -234,10 +251,12 @@ __all__ = [
     "SupportsPids",
     "SupportsStats",
     "SupportsTerminal",
+    "SupportsExited",
     "SupportsUpdate",
     "TTRPC_ADDRESS_ENV",
     "TaskPlugin",
     "TaskShim",
+    "TerminalIO",
     "bind_socket",
     "can_connect",
     "cleanup_bundle",
@@ -261,6 +280,7 @@ __all__ = [
     "read_options_file",
     "remove_socket",
     "rootfs_path",
+    "resize_pty",
     "run",
     "set_child_subreaper",
     "shim_context",

@@ -31,6 +31,7 @@ __all__ = [
     "SupportsStats",
     "SupportsTerminal",
     "SupportsUpdate",
+    "SupportsExited",
 ]
 
 
@@ -129,7 +130,10 @@ class ProcessOps(Protocol):
     async def kill(self, process: Process, signal: int, all: bool, /) -> None:
         """Send ``signal`` (to every process of the container with ``all``).
 
-        Raise ``errdefs.NotFound`` when the process is already gone.
+        Raise ``errdefs.NotFound`` when the process is already gone. With
+        ``all`` it is called for a stopped init process too (processes may
+        remain in the container). The process's exit is reported only after
+        this returns.
         """
         ...
 
@@ -162,6 +166,18 @@ class SupportsPause(Protocol):
     async def resume(self, init: Process, /) -> None:
         """Thaw the paused container."""
         ...
+
+
+@runtime_checkable
+class SupportsExited(Protocol):
+    """Work when a process has exited, before its ``TaskExit`` is published.
+
+    The Go runc shim's use: an init process without its own pid namespace
+    leaves its children running, so they are killed here (``runc kill --all``).
+    Errors are logged, never raised to the exit path.
+    """
+
+    async def exited(self, process: Process, /) -> None: ...
 
 
 @runtime_checkable

@@ -44,6 +44,7 @@ from ._ops import (
     Process,
     ProcessOps,
     ProcessState,
+    SupportsExited,
     SupportsPause,
     SupportsPids,
     SupportsStats,
@@ -131,12 +132,13 @@ def _check_process_spec(exec_id: str, type_url: str, value: bytes) -> None:
 class _Record:
     """The service's private bookkeeping next to a ``Process``."""
 
-    __slots__ = ("exited", "held_exit", "process", "starting")
+    __slots__ = ("exited", "held_exit", "killing", "process", "starting")
 
     def __init__(self, process: Process) -> None:
         self.process = process
         self.exited = asyncio.Event()
         self.starting = False
+        self.killing = 0  # kills in flight: the exit waits for them, as the Go shim's process lock makes it
         self.held_exit: Exit | None = None
 
 
@@ -232,7 +234,7 @@ class ProcessTaskService:
             if self._inflight:
                 self._unmatched[ev.pid] = ev
             return
-        if rec.starting:
+        if rec.starting or rec.killing:
             rec.held_exit = ev
             return
         await self._finish(rec, ev)
@@ -247,6 +249,8 @@ class ProcessTaskService:
 
     async def _release_held_exit(self, rec: _Record) -> None:
         rec.starting = False
+        if rec.killing:
+            return  # the last kill to return releases it
         held, rec.held_exit = rec.held_exit, None
         if held is not None:
             await self._finish(rec, held)
@@ -255,6 +259,13 @@ class ProcessTaskService:
         proc = rec.process
         if proc.state == STOPPED:
             return
+        if isinstance(self.ops, SupportsExited):  # before the process is seen as stopped
+            try:
+                await self.ops.exited(proc)
+            except Exception:
+                log.exception("after the exit of %s", proc)
+            if proc.state == STOPPED:
+                return
         proc.state = STOPPED
         proc.exit_status = ev.status
         proc.exited_at = ev.timestamp
@@ -552,21 +563,29 @@ class ProcessTaskService:
 
     @_boundary
     async def kill(self, request: task.KillRequest, /) -> Empty:
-        """Signal a process through ``ops.kill``; NOT_FOUND once it has exited."""
+        """Signal a process through ``ops.kill``; NOT_FOUND once it has exited (but ``all`` on the init still signals)."""
         rec = self._record(request.id, request.exec_id)
         proc = rec.process
-        if proc.state == STOPPED:
+        # ``all`` on a stopped init still reaches the runtime: processes left in the
+        # container's cgroup (a shared pid namespace) are killed only that way.
+        if proc.state == STOPPED and not (request.all and proc.is_init):
             raise errdefs.NotFound(f"kill {proc.id!r}: process already finished")
         if not proc.pid:
             raise errdefs.FailedPrecondition(f"kill {proc.id!r}: process not started")
+        rec.killing += 1
         try:
             await self.ops.kill(proc, request.signal, request.all)
         except errdefs.Error:
             raise
         except Exception as err:
-            if proc.state == STOPPED:  # it exited while the signal was on its way
+            if proc.state == STOPPED or rec.held_exit is not None:  # it exited while the signal was on its way
                 raise errdefs.NotFound(f"kill {proc.id!r}: process already finished") from None
             raise errdefs.Unknown(f"kill {proc.id!r}: {err}") from None
+        finally:
+            rec.killing -= 1
+            # TaskExit and Wait come only after the kill has returned.
+            if not rec.killing and not rec.starting:
+                await self._release_held_exit(rec)
         return Empty()
 
     @_boundary

@@ -33,6 +33,7 @@ async def _codes(path: str, b: Bundle) -> list[tuple[str, Code, str]]:
             "kill, no task": t.kill(task.KillRequest(id=b.id, signal=9), timeout=10),
             "pause": t.pause(task.PauseRequest(id=b.id), timeout=10),
             "stats": t.stats(task.StatsRequest(id=b.id), timeout=10),
+            "checkpoint": t.checkpoint(task.CheckpointTaskRequest(id=b.id), timeout=10),
         }
         for name, call in calls.items():
             try:
@@ -71,8 +72,9 @@ def test_errors_reach_containerd_as_its_codes(bundle: Bundle) -> None:
         "state, no task": Code.NOT_FOUND,
         "start, no task": Code.NOT_FOUND,
         "kill, no task": Code.NOT_FOUND,
-        "pause": Code.UNIMPLEMENTED,
-        "stats": Code.UNIMPLEMENTED,
+        "pause": Code.NOT_FOUND,  # supported, but there is no task
+        "stats": Code.NOT_FOUND,
+        "checkpoint": Code.UNIMPLEMENTED,
     }, got
     messages = {name: message for name, _, message in got}
     assert str(bundle.path / "gone") in messages["create, missing bundle"]

@@ -505,3 +505,63 @@ def test_one_service_serves_a_pod_and_shuts_down_after_the_last(tmp_path: Path) 
     assert exits == {"app": 7, "sandbox": 128 + signal.SIGKILL}
     for topic in ("/tasks/create", "/tasks/start", "/tasks/delete"):
         assert sorted(getattr(e, "container_id") for e in recorder.of(topic)) == ["app", "sandbox"], topic
+
+
+# -- kill: as the Go shim, `all` on a stopped init still runs, and exits wait for kills -------
+
+
+def test_exit_is_held_until_the_kill_returns(tmp_path: Path) -> None:
+    bundle = bundle_with(tmp_path, "/bin/sleep", "60")
+
+    class ReapedBeforeKillReturns(ShOps):
+        state_seen_in_kill: ProcessState | None = None
+
+        async def kill(self, process: Process, signal: int, all: bool, /) -> None:
+            reaper = self.service.reaper()
+            queue = reaper.subscribe()
+            try:
+                await super().kill(process, signal, all)
+                while (await queue.get()).pid != process.pid:
+                    pass
+                # The service has the exit by now (subscribers are served in order)...
+                await asyncio.sleep(0)
+                self.state_seen_in_kill = process.state
+            finally:
+                reaper.unsubscribe(queue)
+
+    async def body(s: ProcessTaskService, rec: Recorder) -> None:
+        await s.create(task.CreateTaskRequest(id=ID, bundle=bundle))
+        await s.start(task.StartRequest(id=ID))
+        await s.kill(task.KillRequest(id=ID, signal=signal.SIGKILL))
+        ops = s.ops
+        assert isinstance(ops, ReapedBeforeKillReturns)
+        # ...but it is not reported while the kill is in flight.
+        assert ops.state_seen_in_kill == ProcessState.RUNNING
+        assert (await asyncio.wait_for(s.wait(task.WaitRequest(id=ID)), 30)).exit_status == 137
+        await s.delete(task.DeleteRequest(id=ID))
+
+    rec = run_with(bundle, body, ReapedBeforeKillReturns)
+    assert rec.topics() == ["/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"]
+
+
+def test_kill_all_on_a_stopped_init_reaches_the_runtime(tmp_path: Path) -> None:
+    bundle = bundle_with(tmp_path, "/bin/true")
+
+    class RecordsKills(ShOps):
+        kills: list[tuple[str, int, bool]] = []
+
+        async def kill(self, process: Process, signal: int, all: bool, /) -> None:
+            self.kills.append((process.id, signal, all))
+
+    async def body(s: ProcessTaskService, rec: Recorder) -> None:
+        await s.create(task.CreateTaskRequest(id=ID, bundle=bundle))
+        await s.start(task.StartRequest(id=ID))
+        assert (await asyncio.wait_for(s.wait(task.WaitRequest(id=ID)), 30)).exit_status == 0
+        await expect_code(Code.NOT_FOUND, s.kill(task.KillRequest(id=ID, signal=signal.SIGTERM)))
+        await s.kill(task.KillRequest(id=ID, signal=signal.SIGKILL, all=True))
+        ops = s.ops
+        assert isinstance(ops, RecordsKills)
+        assert ops.kills == [(ID, signal.SIGKILL, True)]
+        await s.delete(task.DeleteRequest(id=ID))
+
+    run_with(bundle, body, RecordsKills)
