@@ -25,13 +25,14 @@ from typing import Final
 from google.protobuf.any_pb2 import Any as AnyPB
 from google.protobuf.message import Message
 
+from impl.envelope import envelope_problem
 from impl.ttrpc import Client, ClosedError
 from shimtypes import EVENTS_SERVICE_NAME
 from shimtypes.pb.events_pb2 import Envelope, ForwardRequest
 
 from ._address import socket_path
 
-__all__ = ["NAMESPACE_METADATA", "RemotePublisher", "envelope_error", "pack_event"]
+__all__ = ["NAMESPACE_METADATA", "RemotePublisher", "pack_event"]
 
 NAMESPACE_METADATA: Final = "containerd-namespace-ttrpc"
 FORWARD_METHOD: Final = "Forward"
@@ -44,20 +45,6 @@ Connector = Callable[[str], Awaitable[Client]]
 def pack_event(event: Message) -> AnyPB:
     """``event`` in an ``Any`` whose type URL is its bare full name."""
     return AnyPB(type_url=event.DESCRIPTOR.full_name, value=event.SerializeToString())
-
-
-def envelope_error(envelope: Envelope) -> str | None:
-    """Why containerd would reject (or crash on) ``envelope``; None if it is fine."""
-    if not envelope.namespace:
-        return "envelope has no namespace"
-    if not envelope.topic.startswith("/"):
-        return f"topic {envelope.topic!r} must start with '/'"
-    if not envelope.HasField("event") or not envelope.event.type_url:
-        return f"envelope for {envelope.topic} has no event"
-    ts = envelope.timestamp
-    if not envelope.HasField("timestamp") or (ts.seconds == 0 and ts.nanos == 0):
-        return f"envelope for {envelope.topic} has a zero timestamp"
-    return None
 
 
 async def _connect(address: str) -> Client:
@@ -113,7 +100,7 @@ class RemotePublisher:
 
     async def forward(self, envelope: Envelope) -> None:
         """Queue a ready-made envelope, after the same validation."""
-        problem = envelope_error(envelope)
+        problem = envelope_problem(envelope, require_event=True)
         if problem is not None:
             self._drop(f"not forwarding event: {problem}")
             return

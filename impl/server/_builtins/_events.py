@@ -20,7 +20,7 @@ from shimtypes import EVENT_PLUGIN, EVENTS_SERVICE_NAME, GRPC_PLUGIN, GRPCServer
 from shimtypes.pb import events_service_pb2 as epb
 from shimtypes.pb.events_pb2 import Envelope, ForwardRequest
 
-from .._status import abort_grpc, ttrpc_error
+from .._status import abort_grpc
 from ._exchange import Exchange, ExchangeClosed
 
 __all__ = ["EVENTS_GRPC_SERVICE", "EventsService", "events_registrations"]
@@ -37,10 +37,7 @@ class EventsService:
 
     async def forward(self, request: ForwardRequest) -> Empty:
         """The shim's ttrpc Forward; bad envelopes are InvalidArgument."""
-        try:
-            self.exchange.dispatch(request.envelope)
-        except errdefs.Error as exc:
-            raise ttrpc_error(exc) from None
+        self.exchange.dispatch(request.envelope)  # errdefs errors: the ttrpc server maps them
         return Empty()
 
     def register_ttrpc(self, server: TTRPCServer, /) -> None:

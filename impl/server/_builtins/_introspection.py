@@ -19,7 +19,6 @@ from shimtypes.pb.introspection_pb2 import Plugin as PluginInfo
 from shimtypes.pb.introspection_pb2 import PluginsRequest, PluginsResponse, ServerResponse
 from shimtypes.pb.platform_pb2 import Platform
 
-from .._status import ttrpc_error
 from ._filters import FilterError, compile_filters
 
 __all__ = [
@@ -144,10 +143,8 @@ class Introspection:
         )
 
     async def _ttrpc_plugins(self, ctx: TTRPCMethodContext, payload: bytes) -> bytes:
-        try:
-            return self.plugins(PluginsRequest.FromString(payload)).SerializeToString()
-        except FilterError as exc:
-            raise ttrpc_error(exc) from None
+        # A FilterError is an errdefs.InvalidArgument: the ttrpc server maps it.
+        return self.plugins(PluginsRequest.FromString(payload)).SerializeToString()
 
     async def _ttrpc_server(self, ctx: TTRPCMethodContext, payload: bytes) -> bytes:
         return self.server().SerializeToString()
