@@ -16,7 +16,7 @@ from google.protobuf.empty_pb2 import Empty
 
 from impl import errdefs
 from impl.plugin import InitContext, Registration
-from shimtypes import EVENT_PLUGIN, EVENTS_SERVICE_NAME, GRPC_PLUGIN, GRPCServer, TTRPCServer
+from shimtypes import EVENT_PLUGIN, GRPC_PLUGIN, GRPCServer, TTRPCServer
 from shimtypes.pb import events_service_pb2 as epb
 from shimtypes.pb.events_pb2 import Envelope, ForwardRequest
 
@@ -41,9 +41,9 @@ class EventsService:
         return Empty()
 
     def register_ttrpc(self, server: TTRPCServer, /) -> None:
-        from impl.ttrpc import bind_events_service
+        from impl.ttrpc import register_events_service
 
-        server.register_service(EVENTS_SERVICE_NAME, bind_events_service(self))
+        register_events_service(server, self)
 
     def register(self, server: GRPCServer, /) -> None:
         import grpc
