@@ -200,7 +200,8 @@ def _online(args: argparse.Namespace) -> list[PluginInfo]:
     address = args.address or default_config().grpc.address
     request = PluginsRequest(filters=args.filters)
     if address.endswith(".ttrpc"):
-        from impl.ttrpc import Client, IntrospectionClient, TTRPCError
+        from impl.ttrpc import Client, TTRPCError
+        from impl.ttrpc.services import IntrospectionClient
 
         async def call() -> PluginsResponse:
             client = await Client.connect(address)

@@ -138,7 +138,7 @@ class Introspection:
         server.add_generic_rpc_handlers((handler,))
 
     def register_ttrpc(self, server: TTRPCServer, /) -> None:
-        from impl.ttrpc import register_introspection
+        from impl.ttrpc.services import register_introspection
 
         register_introspection(server, _IntrospectionTTRPC(self))
 

@@ -56,7 +56,7 @@ class VersionService:
         server.add_generic_rpc_handlers((handler,))
 
     def register_ttrpc(self, server: TTRPCServer, /) -> None:
-        from impl.ttrpc import register_version
+        from impl.ttrpc.services import register_version
 
         register_version(server, _VersionTTRPC(self))
 
