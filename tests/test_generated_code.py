@@ -80,3 +80,15 @@ def test_protoc_plugin_refuses_streaming_methods(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "containerd.services.events.v1.Events/Subscribe streams" in result.stderr
+
+
+def test_generated_service_names_agree_with_the_hand_written_constants() -> None:
+    """shimtypes (which imports no impl) and the host's gRPC bindings spell the same wire names."""
+    from impl.server import INTROSPECTION_SERVICE, VERSION_SERVICE
+    from impl.ttrpc import services
+    from shimtypes import EVENTS_SERVICE_NAME, TASK_SERVICE_NAME
+
+    assert services.TASK_NAME == TASK_SERVICE_NAME
+    assert services.EVENTS_NAME == EVENTS_SERVICE_NAME
+    assert services.INTROSPECTION_NAME == INTROSPECTION_SERVICE
+    assert services.VERSION_NAME == VERSION_SERVICE
