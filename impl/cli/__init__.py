@@ -201,21 +201,22 @@ def _online(args: argparse.Namespace) -> list[PluginInfo]:
     request = PluginsRequest(filters=args.filters)
     if address.endswith(".ttrpc"):
         from impl.ttrpc import Client, TTRPCError
+        from impl.ttrpc.services import IntrospectionClient
 
-        async def call() -> bytes:
+        async def call() -> PluginsResponse:
             client = await Client.connect(address)
             try:
-                return await client.call(INTROSPECTION_SERVICE, "Plugins", request.SerializeToString(), timeout=args.timeout)
+                return await IntrospectionClient(client).plugins(request, timeout=args.timeout)
             finally:
                 await client.close()
 
         try:
-            raw = asyncio.run(call())
+            reply = asyncio.run(call())
         except TTRPCError as exc:
             raise _Fail(f"{address}: {exc}", 1) from None
         except OSError as exc:
             raise _Fail(_unreachable(address, exc.strerror or str(exc)), 1) from None
-        return list(PluginsResponse.FromString(raw).plugins)
+        return list(reply.plugins)
     try:
         import grpc
     except ImportError:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import sys
 
-# No ``typing`` at run time (~14 ms): ``start`` and ``delete`` import this
-# module and little else. mypy treats this name as always true.
+# No ``typing`` at run time (about as dear as the interpreter's own start):
+# ``start`` and ``delete`` import this module and little else. mypy treats
+# this name as always true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -58,7 +59,7 @@ def before_serve(bundle: str) -> None:
 def main() -> NoReturn:
     """The console script: serve, start or delete an ``io.containerd.pyrunc.v1`` shim."""
     # The shim never speaks TLS, but asyncio imports ``ssl`` when it can:
-    # blocking it keeps libssl/libcrypto (~4.4 MiB RSS, ~10 ms) out of every
+    # blocking it keeps libssl/libcrypto (their RSS and load time) out of every
     # serving shim. For good: pyrunc loads no plugin that could want it later.
     sys.modules.setdefault("ssl", None)  # type: ignore[arg-type]
     from impl.shim import ShimOptions, run

@@ -1,8 +1,9 @@
-"""Domain errors to transport statuses, once for both transports.
+"""Domain errors to gRPC statuses.
 
 The host's plugins raise ``impl.errdefs`` kinds (or exceptions that map to
 one); ``impl.errdefs.code_of`` picks the status, as containerd's
-``errdefs.ToGRPC`` does, and these two functions only spell it per transport.
+``errdefs.ToGRPC`` does. The ttrpc server maps them itself; gRPC handlers
+end their call with ``abort_grpc``.
 """
 
 from __future__ import annotations
@@ -14,16 +15,7 @@ from impl.errdefs import code_of
 if TYPE_CHECKING:
     from grpc import aio
 
-    from impl.ttrpc import TTRPCError
-
-__all__ = ["abort_grpc", "ttrpc_error"]
-
-
-def ttrpc_error(exc: BaseException) -> TTRPCError:
-    """The ttrpc status for ``exc``: raise it from a ttrpc handler."""
-    from impl.ttrpc import Code, TTRPCError
-
-    return TTRPCError(Code(code_of(exc)), str(exc))
+__all__ = ["abort_grpc"]
 
 
 async def abort_grpc(context: aio.ServicerContext[Any, Any], exc: BaseException) -> NoReturn:

@@ -1,7 +1,7 @@
 """``containerd.task.v2.DeleteResponse`` encoded by hand, for the ``delete`` action.
 
 ``delete`` prints one small message and exits; importing protobuf for it
-costs about 30 ms on containerd's critical path. The encoding is proto3's:
+would cost more than the rest of ``delete`` on containerd's critical path. The encoding is proto3's:
 fields in number order, zero scalars and an absent timestamp omitted.
 ``tests/shim/test_delete_wire.py`` checks byte equality with protobuf.
 """

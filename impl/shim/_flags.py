@@ -49,8 +49,8 @@ else:
     class ShimFlags(tuple):
         """The parsed command line; defaults are Go's.
 
-        The NamedTuple above, hand-made: ``typing`` (~14 ms) and even
-        ``collections`` (~2 ms) are too dear for ``start`` and ``delete``.
+        The NamedTuple above, hand-made: ``typing`` and even ``collections``
+        are too dear to import for ``start`` and ``delete``.
         """
 
         __slots__ = ()

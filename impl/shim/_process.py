@@ -102,7 +102,7 @@ class EarlySignals:
 def import_asyncio_without_ssl() -> None:
     """Import asyncio with ``ssl`` hidden: its TLS transports are never used by a shim.
 
-    OpenSSL costs the serving process about 4 MiB of RSS (a sixth of it).
+    OpenSSL would be a large share of the serving process's RSS.
     asyncio treats a missing ``ssl`` as "no TLS"; the module is unhidden
     afterwards, so a plugin that really needs ``import ssl`` still gets it.
     """

@@ -25,16 +25,15 @@ from typing import Final
 from google.protobuf.any_pb2 import Any as AnyPB
 from google.protobuf.message import Message
 
-from impl.ttrpc import Client, ClosedError
-from shimtypes import EVENTS_SERVICE_NAME
+from impl.envelope import envelope_problem
+from impl.ttrpc import Client, ClosedError, EventsClient
 from shimtypes.pb.events_pb2 import Envelope, ForwardRequest
 
 from ._address import socket_path
 
-__all__ = ["NAMESPACE_METADATA", "RemotePublisher", "envelope_error", "pack_event"]
+__all__ = ["NAMESPACE_METADATA", "RemotePublisher", "pack_event"]
 
 NAMESPACE_METADATA: Final = "containerd-namespace-ttrpc"
-FORWARD_METHOD: Final = "Forward"
 
 _log = logging.getLogger("impl.shim.publisher")
 
@@ -44,20 +43,6 @@ Connector = Callable[[str], Awaitable[Client]]
 def pack_event(event: Message) -> AnyPB:
     """``event`` in an ``Any`` whose type URL is its bare full name."""
     return AnyPB(type_url=event.DESCRIPTOR.full_name, value=event.SerializeToString())
-
-
-def envelope_error(envelope: Envelope) -> str | None:
-    """Why containerd would reject (or crash on) ``envelope``; None if it is fine."""
-    if not envelope.namespace:
-        return "envelope has no namespace"
-    if not envelope.topic.startswith("/"):
-        return f"topic {envelope.topic!r} must start with '/'"
-    if not envelope.HasField("event") or not envelope.event.type_url:
-        return f"envelope for {envelope.topic} has no event"
-    ts = envelope.timestamp
-    if not envelope.HasField("timestamp") or (ts.seconds == 0 and ts.nanos == 0):
-        return f"envelope for {envelope.topic} has a zero timestamp"
-    return None
 
 
 async def _connect(address: str) -> Client:
@@ -113,7 +98,7 @@ class RemotePublisher:
 
     async def forward(self, envelope: Envelope) -> None:
         """Queue a ready-made envelope, after the same validation."""
-        problem = envelope_error(envelope)
+        problem = envelope_problem(envelope, require_event=True)
         if problem is not None:
             self._drop(f"not forwarding event: {problem}")
             return
@@ -159,10 +144,10 @@ class RemotePublisher:
                 self._queue.task_done()
 
     async def _deliver(self, envelope: Envelope) -> None:
-        payload = ForwardRequest(envelope=envelope).SerializeToString()
+        request = ForwardRequest(envelope=envelope)
         for attempt in range(1, self._attempts + 1):
             try:
-                await self._send(payload)
+                await self._send(request)
             except Exception as exc:
                 if isinstance(exc, (ClosedError, OSError, TimeoutError)):
                     await self._disconnect()
@@ -183,13 +168,13 @@ class RemotePublisher:
             "dropping event %s: not forwarded to %s in %d attempts", envelope.topic, self.address, self._attempts
         )
 
-    async def _send(self, payload: bytes) -> None:
+    async def _send(self, request: ForwardRequest) -> None:
         if not self.address:
             raise ConnectionError("no TTRPC_ADDRESS to forward events to")
         client = self._client
         if client is not None and not client.closed:
             try:
-                await self._call(client, payload)
+                await self._call(client, request)
                 return
             except ClosedError:
                 # A connection that died while idle (containerd restarted):
@@ -197,15 +182,11 @@ class RemotePublisher:
                 await self._disconnect()
         client = await asyncio.wait_for(self._connect(self.address), self._call_timeout)
         self._client = client
-        await self._call(client, payload)
+        await self._call(client, request)
 
-    async def _call(self, client: Client, payload: bytes) -> None:
-        await client.call(
-            EVENTS_SERVICE_NAME,
-            FORWARD_METHOD,
-            payload,
-            timeout=self._call_timeout,
-            metadata={NAMESPACE_METADATA: self.namespace},
+    async def _call(self, client: Client, request: ForwardRequest) -> None:
+        await EventsClient(client).forward(
+            request, timeout=self._call_timeout, metadata={NAMESPACE_METADATA: self.namespace}
         )
 
     async def _disconnect(self) -> None:

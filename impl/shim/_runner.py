@@ -19,7 +19,7 @@ from ._flags import FlagError, HelpRequested, ShimFlags, parse_flags, usage
 from ._options import ShimOptions
 from .zygote._client import ENV_SOCKET
 
-# ``typing`` alone is ~14 ms of a 15 ms interpreter start: the runtime path
+# ``typing`` alone costs about as much as the interpreter's own start: the runtime path
 # of start/delete does without it (mypy treats this name as always true).
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -74,6 +74,7 @@ from ._stream import (
 )
 from ._task_service import (
     TASK_SERVICE as TASK_SERVICE,
+    TASK_V3_SERVICE_NAME as TASK_V3_SERVICE_NAME,
     TaskClient as TaskClient,
     TaskMethods as TaskMethods,
     bind_task_service as bind_task_service,
@@ -91,6 +92,7 @@ __all__ = [
     "EVENTS_SERVICE",
     "STREAM_BUFFER",
     "TASK_SERVICE",
+    "TASK_V3_SERVICE_NAME",
     "Client",
     "ClientStream",
     "ClosedError",

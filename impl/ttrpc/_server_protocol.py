@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from impl import errdefs
 from shimtypes import PeerCredentials, TTRPCMethod
 
 from ._codes import Code
@@ -413,6 +414,8 @@ class ServerProtocol(FrameProtocol):
             return conn.send_error(sid, Code.CANCELLED, "context canceled")
         if not isinstance(exc, Exception):
             raise exc
+        if isinstance(exc, errdefs.Error):  # a domain error: its code, as containerd's errdefs.ToGRPC
+            return conn.send_error(sid, errdefs.code_of(exc), str(exc) or type(exc).__name__)
         return self._unknown(sid, ctx, exc)
 
     # StreamSink: what a ServerStream writes through ----------------------

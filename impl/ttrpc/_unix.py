@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import os
 import socket
-import struct
 from collections.abc import Callable
 
+from impl import unixsock
+from impl.unixsock import sockaddr
 from shimtypes import PeerCredentials
 
 __all__ = ["listen_backlog", "peer_credentials", "require_root", "require_same_user", "require_uid_gid", "sockaddr"]
 
-_UCRED = struct.Struct("3i")
-
-
-def sockaddr(target: str) -> str:
-    """``@name`` is a Linux abstract socket (leading NUL), anything else a path."""
-    if target.startswith("@"):
-        return "\0" + target[1:]
-    return target
-
 
 def peer_credentials(sock: socket.socket) -> PeerCredentials:
     """The peer's pid/uid/gid as the kernel recorded them at connect time."""
-    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
-    pid, uid, gid = _UCRED.unpack(raw)
-    return PeerCredentials(pid, uid, gid)
+    return PeerCredentials(*unixsock.peer_credentials(sock))
 
 
 def require_same_user(*, allow_root: bool = False) -> Callable[[PeerCredentials], bool]:

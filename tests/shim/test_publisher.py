@@ -15,7 +15,8 @@ from google.protobuf.any_pb2 import Any as AnyPB
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from impl.shim._publisher import NAMESPACE_METADATA, RemotePublisher, envelope_error, pack_event
+from impl.envelope import envelope_problem
+from impl.shim._publisher import NAMESPACE_METADATA, RemotePublisher, pack_event
 from impl.ttrpc import Client
 from shimtypes.pb import task_events_pb2
 from shimtypes.pb.events_pb2 import Envelope
@@ -69,15 +70,15 @@ def test_pack_event_uses_the_bare_full_name() -> None:
 def test_envelope_validation() -> None:
     good = Envelope(namespace="n", topic="/tasks/exit", event=pack_event(TaskStart()))
     good.timestamp.GetCurrentTime()
-    assert envelope_error(good) is None
+    assert envelope_problem(good, require_event=True) is None
     no_event = Envelope(namespace="n", topic="/t", timestamp=good.timestamp)
-    assert "no event" in (envelope_error(no_event) or "")
+    assert "no event" in (envelope_problem(no_event, require_event=True) or "")
     zero = Envelope(namespace="n", topic="/t", event=good.event)
-    assert "zero timestamp" in (envelope_error(zero) or "")
+    assert "zero timestamp" in (envelope_problem(zero, require_event=True) or "")
     no_slash = Envelope(namespace="n", topic="tasks/exit", event=good.event, timestamp=good.timestamp)
-    assert "must start with '/'" in (envelope_error(no_slash) or "")
+    assert "must start with '/'" in (envelope_problem(no_slash, require_event=True) or "")
     no_ns = Envelope(topic="/t", event=good.event, timestamp=good.timestamp)
-    assert "no namespace" in (envelope_error(no_ns) or "")
+    assert "no namespace" in (envelope_problem(no_ns, require_event=True) or "")
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -183,6 +183,39 @@ def test_odd_handler_outcomes(sock_dir: str) -> None:
     run(main())
 
 
+def test_errdefs_errors_map_to_their_codes_at_the_boundary(sock_dir: str) -> None:
+    """A handler raising an ``impl.errdefs`` kind answers its code; other exceptions stay UNKNOWN."""
+    from impl import errdefs
+
+    async def missing(ctx: TTRPCMethodContext, payload: bytes) -> bytes:
+        raise errdefs.NotFound(f"container {payload.decode()!r}")
+
+    async def conflict(ctx: TTRPCMethodContext, payload: bytes) -> bytes:
+        raise errdefs.AlreadyExists("")
+
+    async def plain(ctx: TTRPCMethodContext, payload: bytes) -> bytes:
+        raise FileNotFoundError("not a domain error")
+
+    async def main() -> None:
+        path = sock_path(sock_dir)
+        methods: dict[str, TTRPCMethod] = {"Missing": missing, "Conflict": conflict, "Plain": plain}
+        async with serving({SVC: methods}, path):
+            client = await Client.connect(path)
+            got = []
+            for method in methods:
+                with pytest.raises(TTRPCError) as info:
+                    await client.call(SVC, method, b"c1")
+                got.append((info.value.wire_code, info.value.message))
+            assert got == [
+                (Code.NOT_FOUND, "container 'c1'"),
+                (Code.ALREADY_EXISTS, "AlreadyExists"),
+                (Code.UNKNOWN, "not a domain error"),
+            ]
+            await client.close()
+
+    run(main())
+
+
 def test_shutdown_with_idle_connections_returns_and_closes_them(sock_dir: str) -> None:
     async def main() -> None:
         path = sock_path(sock_dir)

@@ -149,6 +149,26 @@ def test_specs_name_every_method() -> None:
     assert_type(TaskMethods.KILL, MethodSpec[KillRequest, Empty])
 
 
+def test_task_service_served_and_called_under_the_v3_name(sock_dir: str) -> None:
+    """containerd 2.x's ``containerd.task.v3.Task``: the same handlers and stub under another name."""
+    from impl.ttrpc import TASK_V3_SERVICE_NAME
+
+    async def main() -> None:
+        path = sock_path(sock_dir)
+        server = Server()
+        register_task_service(server, FakeTask(), name=TASK_V3_SERVICE_NAME)
+        async with serving({}, path, server):
+            client = await Client.connect(path)
+            state = await TaskClient(client, service=TASK_V3_SERVICE_NAME).state(StateRequest(id="c1"))
+            assert (state.id, state.pid) == ("c1", 42)
+            with pytest.raises(TTRPCError) as info:  # registered under v3 only
+                await TaskClient(client).state(StateRequest(id="c1"))
+            assert info.value.code == Code.UNIMPLEMENTED
+            await client.close()
+
+    run(main())
+
+
 def test_task_service_round_trip(sock_dir: str) -> None:
     async def main() -> None:
         path = sock_path(sock_dir)

@@ -24,6 +24,13 @@ from impl.ttrpc import (
     require_same_user,
     unary_handler,
 )
+from impl.ttrpc.services import (
+    TASK_V3_SERVICE_NAME,
+    IntrospectionClient,
+    VersionClient,
+    register_introspection,
+    register_version,
+)
 from shimtypes import (
     DeleteRequest,
     ForwardRequest,
@@ -37,6 +44,8 @@ from shimtypes import (
     TTRPCServer,
     TTRPCService,
 )
+from shimtypes.pb.introspection_pb2 import PluginsRequest, PluginsResponse, ServerResponse
+from shimtypes.pb.version_pb2 import VersionResponse
 
 
 def expects_ttrpc_server(server: TTRPCServer) -> None: ...
@@ -177,3 +186,33 @@ def classify(error: TTRPCError) -> Code:
 
 status: Mapping[str, Code] = {"unimplemented": Code.UNIMPLEMENTED}
 assert issubclass(ClosedError, TTRPCError)
+
+
+# --- Generated bindings of the host's services (impl.ttrpc.services).
+
+class GoodIntrospection:
+    async def plugins(self, request: PluginsRequest, /) -> PluginsResponse:
+        return PluginsResponse()
+
+    async def server(self, request: Empty, /) -> ServerResponse:
+        return ServerResponse()
+
+
+class SyncIntrospection:  # the host's domain object: synchronous, so not a binding
+    def plugins(self, request: PluginsRequest, /) -> PluginsResponse:
+        return PluginsResponse()
+
+    def server(self) -> ServerResponse:
+        return ServerResponse()
+
+
+async def host_services(ttrpc_server: TTRPCServer, client: Client, service: TaskService) -> None:
+    register_introspection(ttrpc_server, GoodIntrospection())
+    register_introspection(ttrpc_server, GoodIntrospection(), name="other.v1.Introspection")
+    register_introspection(ttrpc_server, SyncIntrospection())  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    register_version(ttrpc_server, GoodIntrospection())  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    register_task_service(ttrpc_server, service, name=TASK_V3_SERVICE_NAME)
+    assert_type(await IntrospectionClient(client).plugins(PluginsRequest(), timeout=1.0), PluginsResponse)
+    assert_type(await VersionClient(client).version(Empty()), VersionResponse)
+    await VersionClient(client).version(PluginsRequest())  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    assert_type(await TaskClient(client, service=TASK_V3_SERVICE_NAME).state(StateRequest()), StateResponse)

@@ -16,11 +16,11 @@ from google.protobuf.empty_pb2 import Empty
 
 from impl import errdefs
 from impl.plugin import InitContext, Registration
-from shimtypes import EVENT_PLUGIN, EVENTS_SERVICE_NAME, GRPC_PLUGIN, GRPCServer, TTRPCServer
+from shimtypes import EVENT_PLUGIN, GRPC_PLUGIN, GRPCServer, TTRPCServer
 from shimtypes.pb import events_service_pb2 as epb
 from shimtypes.pb.events_pb2 import Envelope, ForwardRequest
 
-from .._status import abort_grpc, ttrpc_error
+from .._status import abort_grpc
 from ._exchange import Exchange, ExchangeClosed
 
 __all__ = ["EVENTS_GRPC_SERVICE", "EventsService", "events_registrations"]
@@ -37,16 +37,13 @@ class EventsService:
 
     async def forward(self, request: ForwardRequest) -> Empty:
         """The shim's ttrpc Forward; bad envelopes are InvalidArgument."""
-        try:
-            self.exchange.dispatch(request.envelope)
-        except errdefs.Error as exc:
-            raise ttrpc_error(exc) from None
+        self.exchange.dispatch(request.envelope)  # errdefs errors: the ttrpc server maps them
         return Empty()
 
     def register_ttrpc(self, server: TTRPCServer, /) -> None:
-        from impl.ttrpc import bind_events_service
+        from impl.ttrpc import register_events_service
 
-        server.register_service(EVENTS_SERVICE_NAME, bind_events_service(self))
+        register_events_service(server, self)
 
     def register(self, server: GRPCServer, /) -> None:
         import grpc

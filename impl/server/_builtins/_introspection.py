@@ -14,12 +14,11 @@ from typing import Any
 from google.protobuf.empty_pb2 import Empty
 
 from impl.plugin import InitContext, Plugin, PluginSet, Registration
-from shimtypes import GRPC_PLUGIN, GRPCServer, TTRPCMethodContext, TTRPCServer
+from shimtypes import GRPC_PLUGIN, GRPCServer, TTRPCServer
 from shimtypes.pb.introspection_pb2 import Plugin as PluginInfo
 from shimtypes.pb.introspection_pb2 import PluginsRequest, PluginsResponse, ServerResponse
 from shimtypes.pb.platform_pb2 import Platform
 
-from .._status import ttrpc_error
 from ._filters import FilterError, compile_filters
 
 __all__ = [
@@ -139,18 +138,27 @@ class Introspection:
         server.add_generic_rpc_handlers((handler,))
 
     def register_ttrpc(self, server: TTRPCServer, /) -> None:
-        server.register_service(
-            INTROSPECTION_SERVICE, {"Plugins": self._ttrpc_plugins, "Server": self._ttrpc_server}
-        )
+        from impl.ttrpc.services import register_introspection
 
-    async def _ttrpc_plugins(self, ctx: TTRPCMethodContext, payload: bytes) -> bytes:
-        try:
-            return self.plugins(PluginsRequest.FromString(payload)).SerializeToString()
-        except FilterError as exc:
-            raise ttrpc_error(exc) from None
+        register_introspection(server, _IntrospectionTTRPC(self))
 
-    async def _ttrpc_server(self, ctx: TTRPCMethodContext, payload: bytes) -> bytes:
-        return self.server().SerializeToString()
+
+class _IntrospectionTTRPC:
+    """``Introspection`` as the generated ttrpc binding wants it: async, one request each.
+
+    A ``FilterError`` is an ``errdefs.InvalidArgument``: the ttrpc server maps it.
+    """
+
+    __slots__ = ("_svc",)
+
+    def __init__(self, svc: Introspection) -> None:
+        self._svc = svc
+
+    async def plugins(self, request: PluginsRequest, /) -> PluginsResponse:
+        return self._svc.plugins(request)
+
+    async def server(self, request: Empty, /) -> ServerResponse:
+        return self._svc.server()
 
 
 def introspection_registration() -> Registration[Any]:

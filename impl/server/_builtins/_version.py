@@ -11,7 +11,7 @@ from typing import Any
 from google.protobuf.empty_pb2 import Empty
 
 from impl.plugin import InitContext, Registration
-from shimtypes import GRPC_PLUGIN, GRPCServer, TTRPCMethodContext, TTRPCServer
+from shimtypes import GRPC_PLUGIN, GRPCServer, TTRPCServer
 from shimtypes.pb.version_pb2 import VersionResponse
 
 __all__ = ["VERSION_SERVICE", "VersionService", "version_registration"]
@@ -56,11 +56,21 @@ class VersionService:
         server.add_generic_rpc_handlers((handler,))
 
     def register_ttrpc(self, server: TTRPCServer, /) -> None:
-        server.register_service(VERSION_SERVICE, {"Version": self._ttrpc_version})
+        from impl.ttrpc.services import register_version
 
-    async def _ttrpc_version(self, ctx: TTRPCMethodContext, payload: bytes) -> bytes:
-        Empty.FromString(payload)
-        return self.response.SerializeToString()
+        register_version(server, _VersionTTRPC(self))
+
+
+class _VersionTTRPC:
+    """The answer as the generated ttrpc binding wants it."""
+
+    __slots__ = ("_svc",)
+
+    def __init__(self, svc: VersionService) -> None:
+        self._svc = svc
+
+    async def version(self, request: Empty, /) -> VersionResponse:
+        return self._svc.response
 
 
 def version_registration() -> Registration[Any]:
