@@ -64,7 +64,9 @@ def run(
     the action failed, 2 for a bad command line. ``options`` (see
     ``ShimOptions``) make ``start`` and ``delete`` cheaper: the standard
     start with a forked or zygote-made serving process, a ``cleanup`` that
-    needs no ``init``, modules a zygote preloads.
+    needs no ``init``, modules a zygote preloads. Run as the program (``argv``
+    omitted), ``start``, ``delete`` and ``-info`` end with ``os._exit`` once
+    ``atexit`` handlers ran and stdio is flushed: no interpreter teardown.
     """
     _Runner(runtime_id, init, options).main(argv)
 
