@@ -21,12 +21,12 @@ from impl.shim import ShimOptions, run
 
 marks = sys.argv.pop(1)
 
-def note(text):
+def note(text, open=open, marks=marks):  # bound now: the teardown clears builtins and globals
     with open(marks, "a") as f:
         f.write(text + "\\n")
 
 class Teardown:
-    def __del__(self):
+    def __del__(self, note=note):
         note("teardown")
 
 kept = Teardown()  # destroyed only by the interpreter's teardown
