@@ -7,7 +7,9 @@ module instead, goal <= 0.3 s); then the memory of a serving shim with a
 sleeping container (VmRSS, and Pss from smaps_rollup).
 Prints a markdown table of medians and Python/Go ratios against the goals
 (<= 1.5). ``--phases`` adds where the Python shim's time and memory go: the
-fixed costs of its three processes (``start``, the serving process, ``delete``).
+fixed costs of its three processes (``start``, the serving process, ``delete``),
+and the ``start`` path outside containerd (``start`` through the zygote, the
+zygote's share, the forked shim's way to its first reply).
 
 The Python shim runs as deployed (serving shims forked by its zygote, which
 the first ``start`` launches and which lives while shims keep coming), and
@@ -180,6 +182,105 @@ RSS_STEPS = (
 )
 
 
+def _cpu_s(pid: int) -> float:
+    """Seconds process ``pid`` has run on a CPU (schedstat), 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _pids_with(marker: bytes, environ: bytes = b"") -> list[int]:
+    """Our processes whose command line holds ``marker`` (and environment ``environ``)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if marker not in f.read():
+                        continue
+                if environ:
+                    with open(f"/proc/{entry}/environ", "rb") as f:
+                        if environ not in f.read():
+                            continue
+                found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def _connect_frame(id: str) -> bytes:
+    """A ttrpc request frame for ``containerd.task.v2.Task/Connect`` of ``id``, hand-encoded."""
+
+    def field(number: int, data: bytes) -> bytes:
+        return bytes([number << 3 | 2, len(data)]) + data
+
+    body = field(1, b"containerd.task.v2.Task") + field(2, b"Connect") + field(3, field(1, id.encode()))
+    return len(body).to_bytes(4, "big") + (1).to_bytes(4, "big") + b"\1\0" + body
+
+
+def start_path(shim: str, n: int = 15) -> None:
+    """The ``start`` action through the zygote outside containerd: its wall and CPU, the zygote's
+    CPU per request, the forked shim's first reply (a ``Connect``) and CPU until then; medians."""
+    import resource
+    import socket
+
+    def children_cpu() -> float:  # rusage: microseconds, where os.times counts clock ticks
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    walls: dict[str, list[float]] = {k: [] for k in ("start", "reply", "cpu_start", "cpu_zygote", "cpu_shim")}
+    namespace = f"shimtypes-bench-{uuid.uuid4().hex[:6]}"
+    with tempfile.TemporaryDirectory(prefix="shimtypes-bench-start-") as tmp:
+        for i in range(n + 2):  # the first two start the zygote and warm it
+            id = f"bench-{uuid.uuid4().hex[:10]}"
+            bundle = os.path.join(tmp, id)
+            os.mkdir(bundle)
+            with open(os.path.join(bundle, "config.json"), "w") as f:
+                f.write('{"ociVersion":"1.0.2","process":{"args":["/bin/true"]}}')
+            zygotes = _pids_with(shim.encode(), b"SHIMTYPES_ZYGOTE_SOCKET=")
+            zygote_cpu = sum(_cpu_s(z) for z in zygotes)
+            before = children_cpu()
+            t0 = time.perf_counter()
+            proc = subprocess.run(
+                [shim, "-namespace", namespace, "-address", os.path.join(tmp, "none.sock"), "-publish-binary",
+                 "/bin/true", "-id", id, "start"],
+                cwd=bundle, stdin=subprocess.DEVNULL, capture_output=True, check=False,
+            )
+            t1 = time.perf_counter()
+            after = children_cpu()
+            zygote_cpu = sum(_cpu_s(z) for z in zygotes) - zygote_cpu
+            if proc.returncode != 0:
+                raise SystemExit(f"start: {proc.stderr.decode(errors='replace')}")
+            with socket.socket(socket.AF_UNIX) as conn:
+                conn.connect(proc.stdout.decode().removeprefix("unix://"))
+                conn.sendall(_connect_frame(id))
+                if not conn.recv(4096):
+                    raise SystemExit(f"shim {id}: no reply to Connect")
+                t2 = time.perf_counter()
+            shims = _pids_with(f"-id\0{id}\0".encode())
+            shim_cpu = sum(_cpu_s(p) for p in shims)
+            for pid in shims:
+                os.kill(pid, signal.SIGKILL)
+            subprocess.run([shim, "-namespace", namespace, "-address", os.path.join(tmp, "none.sock"), "-id", id,
+                            "-bundle", bundle, "delete"], cwd=bundle, stdin=subprocess.DEVNULL, capture_output=True,
+                           check=False)
+            if i >= 2:
+                walls["start"].append(t1 - t0)
+                walls["reply"].append(t2 - t1)
+                walls["cpu_start"].append(after - before)
+                walls["cpu_zygote"].append(zygote_cpu)
+                walls["cpu_shim"].append(shim_cpu)
+    ms = {k: statistics.median(v) * 1000 for k, v in walls.items()}
+    print(f"\n| `start` path, outside containerd (median of {n}) | ms |\n|---|---:|")
+    print(f"| `start` action wall (through the zygote) | {ms['start']:.1f} |")
+    print(f"| `start` action CPU | {ms['cpu_start']:.1f} |")
+    print(f"| zygote CPU per request (checks, fork) | {ms['cpu_zygote']:.1f} |")
+    print(f"| `start` exit to the forked shim's first reply, wall | {ms['reply']:.1f} |")
+    print(f"| forked shim CPU until its first reply | {ms['cpu_shim']:.1f} |")
+
+
 def phases(shim: str) -> None:
     """Fixed costs (min wall of 11 runs, this machine) and the serving RSS by import layer."""
     py = sys.executable
@@ -297,6 +398,7 @@ def main() -> int:
     print("\nwall min/max ms: " + ", ".join(f"{k} {lo:.0f}/{hi:.0f}" for k, (lo, hi) in spread.items()))
     if args.phases:
         phases(args.shim)
+        start_path(args.shim)
     return 0
 
 

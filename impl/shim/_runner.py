@@ -23,7 +23,7 @@ from .zygote._client import ENV_SOCKET
 # of start/delete does without it (mypy treats this name as always true).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from typing import NoReturn
 
     from google.protobuf.message import Message
@@ -64,7 +64,9 @@ def run(
     the action failed, 2 for a bad command line. ``options`` (see
     ``ShimOptions``) make ``start`` and ``delete`` cheaper: the standard
     start with a forked or zygote-made serving process, a ``cleanup`` that
-    needs no ``init``, modules a zygote preloads.
+    needs no ``init``, modules a zygote preloads. Run as the program (``argv``
+    omitted), ``start``, ``delete`` and ``-info`` end with ``os._exit`` once
+    ``atexit`` handlers ran and stdio is flushed: no interpreter teardown.
     """
     _Runner(runtime_id, init, options).main(argv)
 
@@ -94,12 +96,17 @@ class _Runner:
         if flags.version:
             _print_version(prog, self.runtime_id)
             sys.exit(0)
+        # The short-lived actions skip the interpreter's teardown when this is the
+        # program's own command line (an in-process caller gets SystemExit).
+        leave: Callable[[int], NoReturn] = sys.exit
+        if argv is None:
+            leave = _leave
         if flags.info:
-            sys.exit(self.info())
+            leave(self.info())
         if flags.action == "start":
-            sys.exit(self.start(flags))
+            leave(self.start(flags))
         if flags.action == "delete":
-            sys.exit(self.delete(flags))
+            leave(self.delete(flags))
         sys.exit(self.serve(flags))
 
     # -- the serving process ---------------------------------------------------
@@ -129,7 +136,10 @@ class _Runner:
         from ._process import import_asyncio_without_ssl
 
         import_asyncio_without_ssl()
-        importlib.import_module("impl.shim._serve")
+        # What every serving shim imports before its first reply: the serving
+        # path, the usual ``Shim`` (``TaskShim``) and the cgroup helper.
+        for name in ("impl.shim._serve", "impl.shim._task_shim", "impl.shim._cgroup"):
+            importlib.import_module(name)
         for name in self.options.preload:
             importlib.import_module(name)
 
@@ -263,6 +273,24 @@ def _read_stdin() -> bytes:
             chunks.append(chunk)
     except OSError:
         return b""
+
+
+def _leave(code: int) -> NoReturn:
+    """End a ``start``/``delete``/``-info`` process: exit handlers, flushed stdio, then ``_exit``.
+
+    The interpreter's teardown (module and object destruction) is most of
+    what is left of such a process once its answer is written, and containerd
+    waits for the process to exit before it reads the answer.
+    """
+    import atexit
+
+    try:
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        sys.exit(code)  # let the ordinary exit report what went wrong
+    os._exit(code)
 
 
 def _fail(runtime_id: str, action: str, exc: BaseException) -> int:

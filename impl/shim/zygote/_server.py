@@ -96,6 +96,7 @@ class Zygote:
         if self._preload is not None:
             self._preload()
         import gc
+        import resource  # noqa: F401  (``take_on`` in every forked shim)
         import select
         import signal
 
