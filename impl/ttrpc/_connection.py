@@ -8,7 +8,7 @@ stream past.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from google.protobuf.message import DecodeError
 
@@ -44,7 +44,10 @@ from ._wire import (
     varint,
 )
 
-__all__ = ["ClientConnection", "ServerConnection"]
+__all__ = ["ClientConnection", "DataRoute", "ServerConnection"]
+
+DataRoute = Callable[[bytes | None, bool], object]
+"""Where a routed stream's Data goes: ``deliver(payload or None, last)``."""
 
 _unpack_header = HEADER.unpack_from
 _pack_header = HEADER.pack
@@ -59,7 +62,7 @@ _EMPTY_META: tuple[tuple[str, str], ...] = ()
 class _FrameReader:
     """Splits a byte stream into frames; subclasses turn frames into events."""
 
-    __slots__ = ("_buf", "_length", "_stream_id", "_type", "_flags", "_discard")
+    __slots__ = ("_buf", "_length", "_stream_id", "_type", "_flags", "_discard", "_routes")
 
     def __init__(self) -> None:
         self._buf = bytearray()
@@ -68,6 +71,29 @@ class _FrameReader:
         self._type = 0
         self._flags = 0
         self._discard = 0  # bytes of an oversized frame still to skip
+        self._routes: dict[int, DataRoute] = {}
+
+    def route(self, stream_id: int, deliver: DataRoute) -> bool:
+        """Hand this open stream's Data straight to ``deliver(payload, last)``
+        from inside ``receive_data`` instead of as DataReceived events (no
+        event per message); False (and no route) if its Data would not be
+        reported. The route goes when the stream ends or on ``unroute``."""
+        if not self._reports_data(stream_id):
+            return False
+        self._routes[stream_id] = deliver
+        return True
+
+    def unroute(self, stream_id: int) -> None:
+        """Report this stream's Data as events again (if it is still open)."""
+        if self._routes:
+            self._routes.pop(stream_id, None)
+
+    def _reports_data(self, stream_id: int) -> bool:
+        raise NotImplementedError
+
+    def _data_closed(self, stream_id: int) -> None:
+        """A routed stream's peer closed its side."""
+        raise NotImplementedError
 
     @property
     def buffered(self) -> int:
@@ -88,6 +114,7 @@ class _FrameReader:
         pos = 0
         buf = self._buf
         frame = self._frame
+        routes = self._routes
         if self._length < 0 and not buf and not self._discard:
             # Fast path: whole frames at the start of the chunk, no buffering.
             while end - pos >= HEADER_SIZE:
@@ -97,6 +124,16 @@ class _FrameReader:
                 if length > MAX_MESSAGE or stop > end:
                     break
                 pos = stop
+                if routes and mtype == _DATA:
+                    deliver = routes.get(sid)
+                    if deliver is not None:
+                        if flags & FLAG_REMOTE_CLOSED:
+                            del routes[sid]
+                            self._data_closed(sid)
+                            deliver(None if flags & FLAG_NO_DATA else data[start:stop], True)
+                        else:
+                            deliver(None if flags & FLAG_NO_DATA else data[start:stop], False)
+                        continue
                 event = frame(sid, mtype, flags, data[start:stop])
                 if event is not None:
                     events.append(event)
@@ -146,7 +183,18 @@ class _FrameReader:
                     body = bytes(buf)
                     buf.clear()
             self._length = -1
-            event = frame(self._stream_id, self._type, self._flags, body)
+            sid = self._stream_id
+            flags = self._flags
+            if routes and self._type == _DATA:
+                deliver = routes.get(sid)
+                if deliver is not None:
+                    last = bool(flags & FLAG_REMOTE_CLOSED)
+                    if last:
+                        del routes[sid]
+                        self._data_closed(sid)
+                    deliver(None if flags & FLAG_NO_DATA else body, last)
+                    continue
+            event = frame(sid, self._type, flags, body)
             if event is not None:
                 events.append(event)
         return events
@@ -203,6 +251,17 @@ class ServerConnection(_FrameReader):
         """Streams with a Request received and no final frame sent yet."""
         return len(self._open)
 
+    def _reports_data(self, stream_id: int) -> bool:
+        return not self._legacy and self._open.get(stream_id) is False
+
+    def _data_closed(self, stream_id: int) -> None:
+        self._open[stream_id] = True
+
+    def _end(self, stream_id: int) -> None:
+        self._open.pop(stream_id, None)
+        if self._routes:
+            self._routes.pop(stream_id, None)
+
     def _frame(self, stream_id: int, msg_type: int, flags: int, body: bytes) -> Event | None:
         if self._legacy:
             return self._frame_1_1(stream_id, msg_type, flags, body)
@@ -258,13 +317,13 @@ class ServerConnection(_FrameReader):
             raise MessageTooLargeError(len(payload), MAX_MESSAGE)
         if close:
             flags |= FLAG_REMOTE_CLOSED
-            self._open.pop(stream_id, None)
+            self._end(stream_id)
         return _pack_header(len(payload), stream_id, _DATA, flags) + payload
 
     def send_response(self, stream_id: int, payload: bytes) -> bytes:
         """A success frame (no status field). Raises MessageTooLargeError over 4 MiB."""
         if self._open:
-            self._open.pop(stream_id, None)
+            self._end(stream_id)
         size = len(payload)
         if size < 128:
             if not size:  # an empty message: a frame with no data at all
@@ -300,7 +359,7 @@ class ServerConnection(_FrameReader):
             details = ()
             data = encode_error_response(code, message[: MAX_MESSAGE // 8], details)
         if self._open:
-            self._open.pop(stream_id, None)
+            self._end(stream_id)
         return _pack_header(len(data), stream_id, _RESPONSE, 0) + data
 
 
@@ -323,6 +382,14 @@ class ClientConnection(_FrameReader):
 
     def forget(self, stream_id: int) -> None:
         """Stop reporting Data for a stream (it was cancelled locally)."""
+        self._streams.discard(stream_id)
+        if self._routes:
+            self._routes.pop(stream_id, None)
+
+    def _reports_data(self, stream_id: int) -> bool:
+        return stream_id in self._streams
+
+    def _data_closed(self, stream_id: int) -> None:
         self._streams.discard(stream_id)
 
     def send_request(
@@ -388,6 +455,8 @@ class ClientConnection(_FrameReader):
             return FrameIgnored(stream_id, msg_type, flags, len(body))
         if self._streams:
             self._streams.discard(stream_id)
+            if self._routes:
+                self._routes.pop(stream_id, None)
         try:
             resp = Response.FromString(body)
         except DecodeError as exc:

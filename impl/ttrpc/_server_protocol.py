@@ -295,6 +295,15 @@ class ServerProtocol(FrameProtocol):
             if payload:
                 stream._inbox.feed(payload, False)
             self._streams[sid] = stream
+            inbox = stream._inbox
+
+            def deliver(payload: bytes | None, last: bool) -> None:
+                if not inbox.feed(payload, last):
+                    self._streams.pop(sid, None)  # overflowed: its handler sees the error
+                    self._conn.unroute(sid)
+
+            # Its Data goes straight to the inbox from the frame reader.
+            self._conn.route(sid, deliver)
         else:
             stream._inbox.feed(payload, True)
         self._queue.append((sid, method, ctx, payload, stream))
@@ -363,6 +372,7 @@ class ServerProtocol(FrameProtocol):
                         result = await method.handler(ctx, stream)
             finally:
                 self._streams.pop(sid, None)
+                self._conn.unroute(sid)
                 stream._inbox.discard()
         except BaseException as exc:
             frame = self._failure(sid, ctx, exc, timeout)
