@@ -200,7 +200,9 @@ class Client:
             raise TTRPCError(Code.INVALID_ARGUMENT if bad_arg else Code.RESOURCE_EXHAUSTED, str(exc)) from None
         stream = ClientStream(proto, sid, proto.budget, client_streaming, proto.forget)
         proto.streams[sid] = stream
-        proto.conn.route(sid, stream._deliver)  # its Data skips the event loop in data_received
+        # Its Data goes from the frame reader straight to the inbox.
+        stream._inbox.on_end = stream._release
+        proto.conn.route(sid, stream._inbox.feed)
         proto.write(frame)
         if timeout is not None:
             stream._timer = self._loop.call_later(

@@ -295,15 +295,9 @@ class ServerProtocol(FrameProtocol):
             if payload:
                 stream._inbox.feed(payload, False)
             self._streams[sid] = stream
-            inbox = stream._inbox
-
-            def deliver(payload: bytes | None, last: bool) -> None:
-                if not inbox.feed(payload, last):
-                    self._streams.pop(sid, None)  # overflowed: its handler sees the error
-                    self._conn.unroute(sid)
-
-            # Its Data goes straight to the inbox from the frame reader.
-            self._conn.route(sid, deliver)
+            # Its Data goes straight to the inbox from the frame reader (once
+            # the stream overflowed, feed drops what still comes).
+            self._conn.route(sid, stream._inbox.feed)
         else:
             stream._inbox.feed(payload, True)
         self._queue.append((sid, method, ctx, payload, stream))
