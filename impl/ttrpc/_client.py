@@ -153,6 +153,14 @@ class Client:
         pending = proto.pending
         pending[sid] = fut
         proto.write(frame)
+        if timeout is None and not proto.paused:
+            # The common case: a reply pops its own entry, so only a failure
+            # or a cancellation here has one to remove.
+            try:
+                return await fut
+            except BaseException:
+                pending.pop(sid, None)
+                raise
         handle = None
         if timeout is not None:
             handle = self._loop.call_later(timeout if timeout > 0 else 0, proto.expire, sid)

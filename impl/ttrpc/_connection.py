@@ -419,7 +419,13 @@ class ClientConnection(_FrameReader):
             head = encode_request_head(service, method)
             if len(self._heads) < 1024:
                 self._heads[key] = head
-        data = encode_request(head, payload, timeout_nano, metadata)
+        if timeout_nano or metadata:
+            data = encode_request(head, payload, timeout_nano, metadata)
+        elif payload:  # the common call: field 3 (payload) after the head
+            size = len(payload)
+            data = b"".join((head, b"\x1a", _SMALL[size] if size < 128 else varint(size), payload))
+        else:
+            data = head
         n = len(data)
         if n > MAX_MESSAGE:
             raise MessageTooLargeError(n, MAX_MESSAGE)
@@ -457,6 +463,17 @@ class ClientConnection(_FrameReader):
             self._streams.discard(stream_id)
             if self._routes:
                 self._routes.pop(stream_id, None)
+        # A success is mostly just field 2 (payload) with a 1- or 2-byte
+        # length: read it without a protobuf decode. Anything else decodes.
+        n = len(body)
+        if not n:
+            return ResponseReceived(stream_id, None, b"")
+        if n > 1 and body[0] == 0x12:
+            size = body[1]
+            if size == n - 2:
+                return ResponseReceived(stream_id, None, body[2:])
+            if size & 0x80 and n > 2 and body[2] < 0x80 and (size & 0x7F) | body[2] << 7 == n - 3 and body[2]:
+                return ResponseReceived(stream_id, None, body[3:])
         try:
             resp = Response.FromString(body)
         except DecodeError as exc:
