@@ -210,7 +210,7 @@ class Client:
         proto.streams[sid] = stream
         # Its Data goes from the frame reader straight to the inbox.
         stream._inbox.on_end = stream._release
-        proto.conn.route(sid, stream._inbox.feed)
+        proto.conn.route(sid, stream._inbox)
         proto.write(frame)
         if timeout is not None:
             stream._timer = self._loop.call_later(

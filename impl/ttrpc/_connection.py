@@ -8,7 +8,8 @@ stream past.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from typing import Protocol
 
 from google.protobuf.message import DecodeError
 
@@ -46,8 +47,16 @@ from ._wire import (
 
 __all__ = ["ClientConnection", "DataRoute", "ServerConnection"]
 
-DataRoute = Callable[[bytes | None, bool], object]
-"""Where a routed stream's Data goes: ``deliver(payload or None, last)``."""
+class DataRoute(Protocol):
+    """Where a routed stream's Data goes (a stream's inbox)."""
+
+    def feed(self, payload: bytes | None, last: bool, /) -> object:
+        """One frame: its message (None: flagged no-data); ``last``: the peer closed."""
+        ...
+
+    def feed_many(self, payloads: list[bytes], /) -> object:
+        """A run of plain messages (no flags) that arrived together, in order."""
+        ...
 
 _unpack_header = HEADER.unpack_from
 _pack_header = HEADER.pack
@@ -74,10 +83,11 @@ class _FrameReader:
         self._routes: dict[int, DataRoute] = {}
 
     def route(self, stream_id: int, deliver: DataRoute) -> bool:
-        """Hand this open stream's Data straight to ``deliver(payload, last)``
-        from inside ``receive_data`` instead of as DataReceived events (no
-        event per message); False (and no route) if its Data would not be
-        reported. The route goes when the stream ends or on ``unroute``."""
+        """Hand this open stream's Data straight to ``deliver`` from inside
+        ``receive_data`` instead of as DataReceived events (no event per
+        message; a run of messages in one chunk in one ``feed_many``); False
+        (and no route) if its Data would not be reported. The route goes when
+        the stream ends or on ``unroute``."""
         if not self._reports_data(stream_id):
             return False
         self._routes[stream_id] = deliver
@@ -117,6 +127,11 @@ class _FrameReader:
         routes = self._routes
         if self._length < 0 and not buf and not self._discard:
             # Fast path: whole frames at the start of the chunk, no buffering.
+            # Plain Data frames in a row for one routed stream are handed
+            # over as one run, before any other frame is looked at.
+            run: list[bytes] = []
+            run_sid = -1
+            run_to: DataRoute | None = None
             while end - pos >= HEADER_SIZE:
                 length, sid, mtype, flags = _unpack_header(data, pos)
                 start = pos + HEADER_SIZE
@@ -124,19 +139,33 @@ class _FrameReader:
                 if length > MAX_MESSAGE or stop > end:
                     break
                 pos = stop
+                if sid == run_sid and mtype == _DATA and not flags:
+                    run.append(data[start:stop])
+                    continue
+                if run_to is not None:
+                    run_to.feed_many(run)
+                    run = []
+                    run_sid = -1
+                    run_to = None
                 if routes and mtype == _DATA:
                     deliver = routes.get(sid)
                     if deliver is not None:
-                        if flags & FLAG_REMOTE_CLOSED:
+                        if not flags:
+                            run_sid = sid
+                            run_to = deliver
+                            run.append(data[start:stop])
+                        elif flags & FLAG_REMOTE_CLOSED:
                             del routes[sid]
                             self._data_closed(sid)
-                            deliver(None if flags & FLAG_NO_DATA else data[start:stop], True)
+                            deliver.feed(None if flags & FLAG_NO_DATA else data[start:stop], True)
                         else:
-                            deliver(None if flags & FLAG_NO_DATA else data[start:stop], False)
+                            deliver.feed(None if flags & FLAG_NO_DATA else data[start:stop], False)
                         continue
                 event = frame(sid, mtype, flags, data[start:stop])
                 if event is not None:
                     events.append(event)
+            if run_to is not None:
+                run_to.feed_many(run)
         view = memoryview(data)  # slow path: append to buf without a slice copy
         while pos < end:
             if self._discard:
@@ -192,7 +221,7 @@ class _FrameReader:
                     if last:
                         del routes[sid]
                         self._data_closed(sid)
-                    deliver(None if flags & FLAG_NO_DATA else body, last)
+                    deliver.feed(None if flags & FLAG_NO_DATA else body, last)
                     continue
             event = frame(sid, self._type, flags, body)
             if event is not None:

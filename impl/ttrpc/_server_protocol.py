@@ -297,7 +297,7 @@ class ServerProtocol(FrameProtocol):
             self._streams[sid] = stream
             # Its Data goes straight to the inbox from the frame reader (once
             # the stream overflowed, feed drops what still comes).
-            self._conn.route(sid, stream._inbox.feed)
+            self._conn.route(sid, stream._inbox)
         else:
             stream._inbox.feed(payload, True)
         self._queue.append((sid, method, ctx, payload, stream))

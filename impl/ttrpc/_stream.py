@@ -124,6 +124,27 @@ class _Inbox:
             self.on_end()
         return True
 
+    def feed_many(self, payloads: list[bytes]) -> bool:
+        """``feed(p, False)`` for each message in turn, in one step while
+        they all fit; False if the stream had ended or overflowed."""
+        if self._closed or self._error is not None:
+            return False
+        n = sum(map(len, payloads))
+        size = self._size + n
+        budget = self._budget
+        used = budget.used + n
+        if size > STREAM_BUFFER or used > budget.limit:
+            for payload in payloads:  # one of them overflows: find which
+                if not self.feed(payload, False):
+                    return False
+            return True
+        self._queue.extend(payloads)
+        self._size = size
+        budget.used = used
+        if self._waiter is not None or self._ended is not None:
+            self._wake()
+        return True
+
     def fail(self, exc: BaseException) -> None:
         """End the stream with ``exc``: queued messages are dropped."""
         if self._error is not None:
