@@ -68,6 +68,45 @@ _REUSED_MSG = "StreamID cannot be re-used and must increment"
 _EMPTY_META: tuple[tuple[str, str], ...] = ()
 
 
+_HEADS: dict[bytes, tuple[str, str]] = {}
+"""Service and method by the bytes of a Request's head (a pure function, shared)."""
+
+
+def _plain_request(body: bytes) -> tuple[str, str, bytes] | None:
+    """Service, method and payload of a Request that is just fields 1, 2
+    and 3 in that order with short lengths (what clients send for a call
+    without deadline or metadata), read without a protobuf decode; None
+    for anything else, which is left to protobuf."""
+    n = len(body)
+    if n < 4 or body[0] != 0x0A:
+        return None
+    i = 2 + body[1]
+    if body[1] & 0x80 or i + 2 > n or body[i] != 0x12 or body[i + 1] & 0x80:
+        return None
+    e = i + 2 + body[i + 1]
+    if e > n:
+        return None
+    head = body[:e]
+    names = _HEADS.get(head)
+    if names is None:
+        try:
+            names = (body[2:i].decode(), body[i + 2 : e].decode())
+        except UnicodeDecodeError:
+            return None
+        if len(_HEADS) < 1024:
+            _HEADS[head] = names
+    if e == n:
+        return names[0], names[1], b""
+    if e + 2 > n or body[e] != 0x1A:
+        return None
+    size = body[e + 1]
+    if size == n - e - 2:
+        return names[0], names[1], body[e + 2 :]
+    if size & 0x80 and e + 3 <= n and 0 < body[e + 2] < 0x80 and (size & 0x7F) | body[e + 2] << 7 == n - e - 3:
+        return names[0], names[1], body[e + 3 :]
+    return None
+
+
 class _FrameReader:
     """Splits a byte stream into frames; subclasses turn frames into events."""
 
@@ -300,6 +339,10 @@ class ServerConnection(_FrameReader):
             if stream_id <= self._last_id:
                 return BadRequest(stream_id, Code.INVALID_ARGUMENT, _REUSED_MSG)
             self._last_id = stream_id
+            plain = _plain_request(body)
+            if plain is not None:
+                self._open[stream_id] = False
+                return RequestReceived(stream_id, plain[0], plain[1], plain[2], 0, _EMPTY_META)
             try:
                 req = Request.FromString(body)
             except DecodeError as exc:
