@@ -153,6 +153,14 @@ class Client:
         pending = proto.pending
         pending[sid] = fut
         proto.write(frame)
+        if timeout is None and not proto.paused:
+            # The common case: a reply pops its own entry, so only a failure
+            # or a cancellation here has one to remove.
+            try:
+                return await fut
+            except BaseException:
+                pending.pop(sid, None)
+                raise
         handle = None
         if timeout is not None:
             handle = self._loop.call_later(timeout if timeout > 0 else 0, proto.expire, sid)
@@ -200,6 +208,9 @@ class Client:
             raise TTRPCError(Code.INVALID_ARGUMENT if bad_arg else Code.RESOURCE_EXHAUSTED, str(exc)) from None
         stream = ClientStream(proto, sid, proto.budget, client_streaming, proto.forget)
         proto.streams[sid] = stream
+        # Its Data goes from the frame reader straight to the inbox.
+        stream._inbox.on_end = stream._release
+        proto.conn.route(sid, stream._inbox)
         proto.write(frame)
         if timeout is not None:
             stream._timer = self._loop.call_later(

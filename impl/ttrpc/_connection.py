@@ -9,6 +9,7 @@ stream past.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 from google.protobuf.message import DecodeError
 
@@ -44,7 +45,18 @@ from ._wire import (
     varint,
 )
 
-__all__ = ["ClientConnection", "ServerConnection"]
+__all__ = ["ClientConnection", "DataRoute", "ServerConnection"]
+
+class DataRoute(Protocol):
+    """Where a routed stream's Data goes (a stream's inbox)."""
+
+    def feed(self, payload: bytes | None, last: bool, /) -> object:
+        """One frame: its message (None: flagged no-data); ``last``: the peer closed."""
+        ...
+
+    def feed_many(self, payloads: list[bytes], /) -> object:
+        """A run of plain messages (no flags) that arrived together, in order."""
+        ...
 
 _unpack_header = HEADER.unpack_from
 _pack_header = HEADER.pack
@@ -56,10 +68,49 @@ _REUSED_MSG = "StreamID cannot be re-used and must increment"
 _EMPTY_META: tuple[tuple[str, str], ...] = ()
 
 
+_HEADS: dict[bytes, tuple[str, str]] = {}
+"""Service and method by the bytes of a Request's head (a pure function, shared)."""
+
+
+def _plain_request(body: bytes) -> tuple[str, str, bytes] | None:
+    """Service, method and payload of a Request that is just fields 1, 2
+    and 3 in that order with short lengths (what clients send for a call
+    without deadline or metadata), read without a protobuf decode; None
+    for anything else, which is left to protobuf."""
+    n = len(body)
+    if n < 4 or body[0] != 0x0A:
+        return None
+    i = 2 + body[1]
+    if body[1] & 0x80 or i + 2 > n or body[i] != 0x12 or body[i + 1] & 0x80:
+        return None
+    e = i + 2 + body[i + 1]
+    if e > n:
+        return None
+    head = body[:e]
+    names = _HEADS.get(head)
+    if names is None:
+        try:
+            names = (body[2:i].decode(), body[i + 2 : e].decode())
+        except UnicodeDecodeError:
+            return None
+        if len(_HEADS) < 1024:
+            _HEADS[head] = names
+    if e == n:
+        return names[0], names[1], b""
+    if e + 2 > n or body[e] != 0x1A:
+        return None
+    size = body[e + 1]
+    if size == n - e - 2:
+        return names[0], names[1], body[e + 2 :]
+    if size & 0x80 and e + 3 <= n and 0 < body[e + 2] < 0x80 and (size & 0x7F) | body[e + 2] << 7 == n - e - 3:
+        return names[0], names[1], body[e + 3 :]
+    return None
+
+
 class _FrameReader:
     """Splits a byte stream into frames; subclasses turn frames into events."""
 
-    __slots__ = ("_buf", "_length", "_stream_id", "_type", "_flags", "_discard")
+    __slots__ = ("_buf", "_length", "_stream_id", "_type", "_flags", "_discard", "_routes")
 
     def __init__(self) -> None:
         self._buf = bytearray()
@@ -68,6 +119,30 @@ class _FrameReader:
         self._type = 0
         self._flags = 0
         self._discard = 0  # bytes of an oversized frame still to skip
+        self._routes: dict[int, DataRoute] = {}
+
+    def route(self, stream_id: int, deliver: DataRoute) -> bool:
+        """Hand this open stream's Data straight to ``deliver`` from inside
+        ``receive_data`` instead of as DataReceived events (no event per
+        message; a run of messages in one chunk in one ``feed_many``); False
+        (and no route) if its Data would not be reported. The route goes when
+        the stream ends or on ``unroute``."""
+        if not self._reports_data(stream_id):
+            return False
+        self._routes[stream_id] = deliver
+        return True
+
+    def unroute(self, stream_id: int) -> None:
+        """Report this stream's Data as events again (if it is still open)."""
+        if self._routes:
+            self._routes.pop(stream_id, None)
+
+    def _reports_data(self, stream_id: int) -> bool:
+        raise NotImplementedError
+
+    def _data_closed(self, stream_id: int) -> None:
+        """A routed stream's peer closed its side."""
+        raise NotImplementedError
 
     @property
     def buffered(self) -> int:
@@ -88,8 +163,14 @@ class _FrameReader:
         pos = 0
         buf = self._buf
         frame = self._frame
+        routes = self._routes
         if self._length < 0 and not buf and not self._discard:
             # Fast path: whole frames at the start of the chunk, no buffering.
+            # Plain Data frames in a row for one routed stream are handed
+            # over as one run, before any other frame is looked at.
+            run: list[bytes] = []
+            run_sid = -1
+            run_to: DataRoute | None = None
             while end - pos >= HEADER_SIZE:
                 length, sid, mtype, flags = _unpack_header(data, pos)
                 start = pos + HEADER_SIZE
@@ -97,9 +178,33 @@ class _FrameReader:
                 if length > MAX_MESSAGE or stop > end:
                     break
                 pos = stop
+                if sid == run_sid and mtype == _DATA and not flags:
+                    run.append(data[start:stop])
+                    continue
+                if run_to is not None:
+                    run_to.feed_many(run)
+                    run = []
+                    run_sid = -1
+                    run_to = None
+                if routes and mtype == _DATA:
+                    deliver = routes.get(sid)
+                    if deliver is not None:
+                        if not flags:
+                            run_sid = sid
+                            run_to = deliver
+                            run.append(data[start:stop])
+                        elif flags & FLAG_REMOTE_CLOSED:
+                            del routes[sid]
+                            self._data_closed(sid)
+                            deliver.feed(None if flags & FLAG_NO_DATA else data[start:stop], True)
+                        else:
+                            deliver.feed(None if flags & FLAG_NO_DATA else data[start:stop], False)
+                        continue
                 event = frame(sid, mtype, flags, data[start:stop])
                 if event is not None:
                     events.append(event)
+            if run_to is not None:
+                run_to.feed_many(run)
         view = memoryview(data)  # slow path: append to buf without a slice copy
         while pos < end:
             if self._discard:
@@ -146,7 +251,18 @@ class _FrameReader:
                     body = bytes(buf)
                     buf.clear()
             self._length = -1
-            event = frame(self._stream_id, self._type, self._flags, body)
+            sid = self._stream_id
+            flags = self._flags
+            if routes and self._type == _DATA:
+                deliver = routes.get(sid)
+                if deliver is not None:
+                    last = bool(flags & FLAG_REMOTE_CLOSED)
+                    if last:
+                        del routes[sid]
+                        self._data_closed(sid)
+                    deliver.feed(None if flags & FLAG_NO_DATA else body, last)
+                    continue
+            event = frame(sid, self._type, flags, body)
             if event is not None:
                 events.append(event)
         return events
@@ -203,6 +319,17 @@ class ServerConnection(_FrameReader):
         """Streams with a Request received and no final frame sent yet."""
         return len(self._open)
 
+    def _reports_data(self, stream_id: int) -> bool:
+        return not self._legacy and self._open.get(stream_id) is False
+
+    def _data_closed(self, stream_id: int) -> None:
+        self._open[stream_id] = True
+
+    def _end(self, stream_id: int) -> None:
+        self._open.pop(stream_id, None)
+        if self._routes:
+            self._routes.pop(stream_id, None)
+
     def _frame(self, stream_id: int, msg_type: int, flags: int, body: bytes) -> Event | None:
         if self._legacy:
             return self._frame_1_1(stream_id, msg_type, flags, body)
@@ -212,6 +339,10 @@ class ServerConnection(_FrameReader):
             if stream_id <= self._last_id:
                 return BadRequest(stream_id, Code.INVALID_ARGUMENT, _REUSED_MSG)
             self._last_id = stream_id
+            plain = _plain_request(body)
+            if plain is not None:
+                self._open[stream_id] = False
+                return RequestReceived(stream_id, plain[0], plain[1], plain[2], 0, _EMPTY_META)
             try:
                 req = Request.FromString(body)
             except DecodeError as exc:
@@ -258,13 +389,13 @@ class ServerConnection(_FrameReader):
             raise MessageTooLargeError(len(payload), MAX_MESSAGE)
         if close:
             flags |= FLAG_REMOTE_CLOSED
-            self._open.pop(stream_id, None)
+            self._end(stream_id)
         return _pack_header(len(payload), stream_id, _DATA, flags) + payload
 
     def send_response(self, stream_id: int, payload: bytes) -> bytes:
         """A success frame (no status field). Raises MessageTooLargeError over 4 MiB."""
         if self._open:
-            self._open.pop(stream_id, None)
+            self._end(stream_id)
         size = len(payload)
         if size < 128:
             if not size:  # an empty message: a frame with no data at all
@@ -300,7 +431,7 @@ class ServerConnection(_FrameReader):
             details = ()
             data = encode_error_response(code, message[: MAX_MESSAGE // 8], details)
         if self._open:
-            self._open.pop(stream_id, None)
+            self._end(stream_id)
         return _pack_header(len(data), stream_id, _RESPONSE, 0) + data
 
 
@@ -323,6 +454,14 @@ class ClientConnection(_FrameReader):
 
     def forget(self, stream_id: int) -> None:
         """Stop reporting Data for a stream (it was cancelled locally)."""
+        self._streams.discard(stream_id)
+        if self._routes:
+            self._routes.pop(stream_id, None)
+
+    def _reports_data(self, stream_id: int) -> bool:
+        return stream_id in self._streams
+
+    def _data_closed(self, stream_id: int) -> None:
         self._streams.discard(stream_id)
 
     def send_request(
@@ -352,7 +491,13 @@ class ClientConnection(_FrameReader):
             head = encode_request_head(service, method)
             if len(self._heads) < 1024:
                 self._heads[key] = head
-        data = encode_request(head, payload, timeout_nano, metadata)
+        if timeout_nano or metadata:
+            data = encode_request(head, payload, timeout_nano, metadata)
+        elif payload:  # the common call: field 3 (payload) after the head
+            size = len(payload)
+            data = b"".join((head, b"\x1a", _SMALL[size] if size < 128 else varint(size), payload))
+        else:
+            data = head
         n = len(data)
         if n > MAX_MESSAGE:
             raise MessageTooLargeError(n, MAX_MESSAGE)
@@ -388,6 +533,19 @@ class ClientConnection(_FrameReader):
             return FrameIgnored(stream_id, msg_type, flags, len(body))
         if self._streams:
             self._streams.discard(stream_id)
+            if self._routes:
+                self._routes.pop(stream_id, None)
+        # A success is mostly just field 2 (payload) with a 1- or 2-byte
+        # length: read it without a protobuf decode. Anything else decodes.
+        n = len(body)
+        if not n:
+            return ResponseReceived(stream_id, None, b"")
+        if n > 1 and body[0] == 0x12:
+            size = body[1]
+            if size == n - 2:
+                return ResponseReceived(stream_id, None, body[2:])
+            if size & 0x80 and n > 2 and body[2] < 0x80 and (size & 0x7F) | body[2] << 7 == n - 3 and body[2]:
+                return ResponseReceived(stream_id, None, body[3:])
         try:
             resp = Response.FromString(body)
         except DecodeError as exc:

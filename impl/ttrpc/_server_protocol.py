@@ -296,6 +296,9 @@ class ServerProtocol(FrameProtocol):
             if payload:
                 stream._inbox.feed(payload, False)
             self._streams[sid] = stream
+            # Its Data goes straight to the inbox from the frame reader (once
+            # the stream overflowed, feed drops what still comes).
+            self._conn.route(sid, stream._inbox)
         else:
             stream._inbox.feed(payload, True)
         self._queue.append((sid, method, ctx, payload, stream))
@@ -364,6 +367,7 @@ class ServerProtocol(FrameProtocol):
                         result = await method.handler(ctx, stream)
             finally:
                 self._streams.pop(sid, None)
+                self._conn.unroute(sid)
                 stream._inbox.discard()
         except BaseException as exc:
             frame = self._failure(sid, ctx, exc, timeout)

@@ -63,7 +63,7 @@ class Budget:
 class _Inbox:
     """What arrived on one stream and is not read yet, with the way it ended."""
 
-    __slots__ = ("stream_id", "_queue", "_size", "_budget", "_closed", "_error", "_waiter", "_sent", "_ended")
+    __slots__ = ("stream_id", "_queue", "_size", "_budget", "_closed", "_error", "_waiter", "_sent", "_ended", "on_end")
 
     def __init__(self, stream_id: int, budget: Budget) -> None:
         self.stream_id: int = stream_id
@@ -75,6 +75,8 @@ class _Inbox:
         self._waiter: asyncio.Future[None] | None = None
         self._sent = 0
         self._ended: asyncio.Future[None] | None = None  # made for a blocked sender
+        self.on_end: Callable[[], None] | None = None
+        """Called when ``feed`` ends the stream (its last frame, or overflow)."""
 
     def ended_future(self) -> asyncio.Future[None]:
         """Done once the stream has ended; lets a blocked sender stop waiting."""
@@ -97,8 +99,10 @@ class _Inbox:
             return False
         if payload is not None:
             n = len(payload)
+            size = self._size + n
             budget = self._budget
-            if self._queue and (self._size + n > STREAM_BUFFER or budget.used + n > budget.limit):
+            used = budget.used + n
+            if (size > STREAM_BUFFER or used > budget.limit) and self._queue:
                 self.fail(
                     TTRPCError(
                         Code.RESOURCE_EXHAUSTED,
@@ -106,12 +110,37 @@ class _Inbox:
                         f"{min(STREAM_BUFFER, budget.limit)} bytes queued",
                     )
                 )
+                if self.on_end is not None:
+                    self.on_end()
                 return False
             self._queue.append(payload)
-            self._size += n
-            budget.used += n
+            self._size = size
+            budget.used = used
         if last:
             self._closed = True
+        if self._waiter is not None or self._ended is not None:
+            self._wake()
+        if last and self.on_end is not None:
+            self.on_end()
+        return True
+
+    def feed_many(self, payloads: list[bytes]) -> bool:
+        """``feed(p, False)`` for each message in turn, in one step while
+        they all fit; False if the stream had ended or overflowed."""
+        if self._closed or self._error is not None:
+            return False
+        n = sum(map(len, payloads))
+        size = self._size + n
+        budget = self._budget
+        used = budget.used + n
+        if size > STREAM_BUFFER or used > budget.limit:
+            for payload in payloads:  # one of them overflows: find which
+                if not self.feed(payload, False):
+                    return False
+            return True
+        self._queue.extend(payloads)
+        self._size = size
+        budget.used = used
         if self._waiter is not None or self._ended is not None:
             self._wake()
         return True

@@ -20,6 +20,7 @@ from pathlib import Path
 from impl.ttrpc import Server, StreamMethod
 from shimtypes import PeerCredentials, TTRPCMethod
 
+from ._loop import loop_kind
 from ._service import SERVICE
 
 GO_ROOT = Path(__file__).resolve().parent.parent / "go"
@@ -249,13 +250,14 @@ async def main():
     finally:
         await client.close()
     return out
-print(json.dumps(asyncio.run(main())))
+run = asyncio.run if sys.argv[3] == "asyncio" else __import__("uvloop").run
+print(json.dumps(run(main())))
 """
 
 
 async def py_client_as(uid: int, target: str) -> dict[str, object]:
     """Run a Python ttrpc client under another uid; return what its one call saw."""
-    args = [*as_user(uid), sys.executable, "-c", PY_CLIENT_SCRIPT, target, SERVICE]
+    args = [*as_user(uid), sys.executable, "-c", PY_CLIENT_SCRIPT, target, SERVICE, loop_kind()]
     proc = await asyncio.create_subprocess_exec(
         *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(GO_ROOT.parent.parent)
     )

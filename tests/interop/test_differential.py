@@ -7,7 +7,6 @@ or Fail with code 0), so any difference is a ttrpc difference.
 
 from __future__ import annotations
 
-import asyncio
 import string
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from hypothesis import strategies as st
 from shimtypes.pb.ttrpc_pb2 import KeyValue, Request
 
 from ._frames import HEADER, exchange, frame
+from ._loop import run
 from ._peer import GoServer, py_server
 from ._service import SERVICE, bytes_value, methods, string_value, uint64_value
 
@@ -65,7 +65,7 @@ def test_random_calls_same_bytes(
             py = await exchange(target, cases)
         return go, py
 
-    go, py = asyncio.run(main())
+    go, py = run(main())
     for i in range(len(calls)):
         assert HEADER.unpack(go[str(i)][0][:10])[1] == 2 * i + 1
         assert py[str(i)] == go[str(i)], calls[i]

@@ -9,6 +9,7 @@ import pytest
 
 from impl.ttrpc import Code, require_same_user
 
+from ._loop import run
 from ._peer import go_client, py_server, results
 from ._service import MAX_MESSAGE, Events, methods
 
@@ -31,7 +32,7 @@ def test_echo(go_peer: Path, sock_dir: Path) -> None:
             assert row["value"] == {"len": int(name.split("-")[1]), "match": True}
         assert report["extra"] == {"on_close_ran": True}
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_status_errors_keep_code_and_message(go_peer: Path, sock_dir: Path) -> None:
@@ -47,7 +48,7 @@ def test_status_errors_keep_code_and_message(go_peer: Path, sock_dir: Path) -> N
             assert rows[spec]["code"] == int(code)
             assert rows[spec]["message"] == message
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_metadata_round_trip(go_peer: Path, sock_dir: Path) -> None:
@@ -67,7 +68,7 @@ def test_metadata_round_trip(go_peer: Path, sock_dir: Path) -> None:
             "multi": ["3", "1", "2", "1"],
         }
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_deadline_cancels_handler(go_peer: Path, sock_dir: Path) -> None:
@@ -90,7 +91,7 @@ def test_deadline_cancels_handler(go_peer: Path, sock_dir: Path) -> None:
         assert events.started.is_set() and events.cancelled.is_set() and not events.finished.is_set()
         assert rows["echo-after"]["value"] == {"len": 10, "match": True}
 
-    asyncio.run(main())
+    run(main())
 
 
 @pytest.mark.parametrize("wire_ms", [-1.0, -1e12])
@@ -105,7 +106,7 @@ def test_expired_deadline(go_peer: Path, sock_dir: Path, wire_ms: float) -> None
         assert rows["Sleep"]["code"] == Code.DEADLINE_EXCEEDED
         assert rows["echo-after"]["value"] == {"len": 10, "match": True}
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_deadline_reaches_handler(go_peer: Path, sock_dir: Path) -> None:
@@ -121,7 +122,7 @@ def test_deadline_reaches_handler(go_peer: Path, sock_dir: Path) -> None:
         rep = results(without)["Sleep"]["value"]
         assert isinstance(rep, dict) and rep["had_deadline"] is False
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_unknown_service_and_method(go_peer: Path, sock_dir: Path) -> None:
@@ -134,7 +135,7 @@ def test_unknown_service_and_method(go_peer: Path, sock_dir: Path) -> None:
         assert (rows["method"]["code"], rows["method"]["message"]) == (Code.UNIMPLEMENTED, "method Nope")
         assert rows["echo-after"]["value"] == {"len": 10, "match": True}
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_oversize_both_ways(go_peer: Path, sock_dir: Path) -> None:
@@ -163,7 +164,7 @@ def test_oversize_both_ways(go_peer: Path, sock_dir: Path) -> None:
         # The oversized request never reached a handler.
         assert events.calls["Echo"] == 3
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_oversized_error_message_is_shrunk(go_peer: Path, sock_dir: Path) -> None:
@@ -180,7 +181,7 @@ def test_oversized_error_message_is_shrunk(go_peer: Path, sock_dir: Path) -> Non
         assert 0 < extra["message_len"] < MAX_MESSAGE
         assert rows["echo-after"]["value"] == {"len": 10, "match": True}
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_100_concurrent_calls_one_connection(go_peer: Path, sock_dir: Path) -> None:
@@ -202,7 +203,7 @@ def test_100_concurrent_calls_one_connection(go_peer: Path, sock_dir: Path) -> N
         # ...so the responses went out in a different order than the requests came.
         assert events.sleep_arrivals != [0, 100, 200, 300, 400]
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_shutdown_lets_call_in_flight_finish(go_peer: Path, sock_dir: Path) -> None:
@@ -225,7 +226,7 @@ def test_shutdown_lets_call_in_flight_finish(go_peer: Path, sock_dir: Path) -> N
         # The connection was closed after the in-flight call: the next call fails.
         assert rows["echo-after"].get("error") == "ttrpc: closed"
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_peer_credentials_refused(go_peer: Path, abstract_name: str, other_uid: int) -> None:
@@ -237,7 +238,7 @@ def test_peer_credentials_refused(go_peer: Path, abstract_name: str, other_uid: 
         assert row.get("error") == "ttrpc: closed", row
         assert results(admitted)["echo-1"]["value"] == {"len": 1, "match": True}
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_close_fails_call_in_flight(go_peer: Path, sock_dir: Path) -> None:
@@ -253,4 +254,4 @@ def test_close_fails_call_in_flight(go_peer: Path, sock_dir: Path) -> None:
         assert rows["Sleep"].get("error") == "ttrpc: closed", rows["Sleep"]
         assert events.cancelled.is_set() and not events.finished.is_set()
 
-    asyncio.run(main())
+    run(main())

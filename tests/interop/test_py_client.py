@@ -12,6 +12,7 @@ from google.protobuf.wrappers_pb2 import StringValue
 from impl.ttrpc import Client, ClosedError, Code, TTRPCError
 from shimtypes.pb.ttrpc_pb2 import Request
 
+from ._loop import run
 from ._peer import GoServer, py_client_as
 from ._service import (
     MAX_MESSAGE,
@@ -54,7 +55,7 @@ def test_echo(go_server: GoServer) -> None:
         finally:
             await client.close()
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_status_errors_keep_code_and_message(go_server: GoServer) -> None:
@@ -69,7 +70,7 @@ def test_status_errors_keep_code_and_message(go_server: GoServer) -> None:
         finally:
             await client.close()
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_metadata_round_trip(go_server: GoServer) -> None:
@@ -90,7 +91,7 @@ def test_metadata_round_trip(go_server: GoServer) -> None:
         assert got == {"containerd-namespace-ttrpc": ["k8s.io"], "multi": ["3", "1", "2", "1"]}
         assert none == {}
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_timeout_reaches_go_handler(go_server: GoServer) -> None:
@@ -107,37 +108,41 @@ def test_timeout_reaches_go_handler(go_server: GoServer) -> None:
         assert isinstance(deadline_ms, float) and HOUR_S * 1000 - TEST_BOUND_MS < deadline_ms <= HOUR_S * 1000
         assert without["had_deadline"] is False
 
-    asyncio.run(main())
+    run(main())
 
 
-def test_client_times_out_locally_and_drops_late_reply(go_server: GoServer) -> None:
+def test_client_times_out_locally_and_drops_late_reply(go_server: GoServer, event_loop_kind: str) -> None:
     # Hold ignores its deadline (as Go handlers may) and answers only once
     # released: the client must give up on its own while the peer still holds
     # the reply, then drop that late reply without disturbing other calls.
+    # The Go server outlives one test run and remembers released names:
+    # each run (one per event loop) holds its own.
+    spanning_name, late_name = f"spanning-{event_loop_kind}", f"late-{event_loop_kind}"
+
     async def main() -> None:
         closed = asyncio.Event()
         client = await Client.connect(go_server.target, on_close=closed.set)
         try:
-            spanning = asyncio.create_task(client.call(SERVICE, "Hold", string_value("spanning")))
-            await go_server.await_line("hold-start spanning")
+            spanning = asyncio.create_task(client.call(SERVICE, "Hold", string_value(spanning_name)))
+            await go_server.await_line(f"hold-start {spanning_name}")
             with pytest.raises(TTRPCError) as info:
-                await asyncio.wait_for(client.call(SERVICE, "Hold", string_value("late"), timeout=0.2), HANG_GUARD)
+                await asyncio.wait_for(client.call(SERVICE, "Hold", string_value(late_name), timeout=0.2), HANG_GUARD)
             # Nothing is released yet: no reply can have ended the call.
             assert info.value.code == Code.DEADLINE_EXCEEDED
-            await client.call(SERVICE, "Release", string_value("late"))
-            await go_server.await_line("hold-end late")  # the late reply is on its way
+            await client.call(SERVICE, "Release", string_value(late_name))
+            await go_server.await_line(f"hold-end {late_name}")  # the late reply is on its way
             assert parse_bytes_value(await client.call(SERVICE, "Echo", bytes_value(b"ok"))) == b"ok"
             assert not spanning.done()
-            await client.call(SERVICE, "Release", string_value("spanning"))
+            await client.call(SERVICE, "Release", string_value(spanning_name))
             # The late reply ("late") went nowhere; the pending call got its own.
             got = await asyncio.wait_for(spanning, HANG_GUARD)
-            assert StringValue.FromString(got).value == "spanning"
+            assert StringValue.FromString(got).value == spanning_name
             assert parse_bytes_value(await client.call(SERVICE, "Echo", bytes_value(b"ok"))) == b"ok"
             assert not closed.is_set()
         finally:
             await client.close()
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_deadline_exceeded_from_honouring_handler(go_server: GoServer) -> None:
@@ -150,7 +155,7 @@ def test_deadline_exceeded_from_honouring_handler(go_server: GoServer) -> None:
         finally:
             await client.close()
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_unknown_service_and_method(go_server: GoServer) -> None:
@@ -166,7 +171,7 @@ def test_unknown_service_and_method(go_server: GoServer) -> None:
         finally:
             await client.close()
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_oversize_both_ways(go_server: GoServer) -> None:
@@ -196,7 +201,7 @@ def test_oversize_both_ways(go_server: GoServer) -> None:
         finally:
             await client.close()
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_100_concurrent_calls_one_connection(go_server: GoServer) -> None:
@@ -217,7 +222,7 @@ def test_100_concurrent_calls_one_connection(go_server: GoServer) -> None:
         finally:
             await client.close()
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_go_shutdown_lets_call_in_flight_finish(go_peer: Path, sock_dir: Path) -> None:
@@ -242,7 +247,7 @@ def test_go_shutdown_lets_call_in_flight_finish(go_peer: Path, sock_dir: Path) -
             finally:
                 await client.close()
 
-        asyncio.run(main())
+        run(main())
         assert server.proc.wait(10) == 0
     finally:
         server.stop()
@@ -263,7 +268,7 @@ def test_peer_credentials_refused(go_peer: Path, abstract_name: str, other_uid: 
             finally:
                 await client.close()
 
-        asyncio.run(main())
+        run(main())
     finally:
         server.stop()
     assert "refusing connection after handshake" in server.stderr
@@ -292,6 +297,6 @@ def test_server_death_fails_pending_calls_at_once(go_peer: Path, sock_dir: Path)
             finally:
                 await client.close()
 
-        asyncio.run(main())
+        run(main())
     finally:
         server.stop()

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from impl.ttrpc import Client, TTRPCError, TypedStream, call_unary, open_bidi_stream, open_client_stream, open_server_stream
 
+from ._loop import run
 from ._peer import GoServer, py_server
 from ._streams import COUNT, ECHO, JOIN, STREAMS, UPPER, stream_methods
 
@@ -109,5 +110,5 @@ def test_same_stream_script_same_observations(go_server12: GoServer, sock_dir: P
             py = await play(target, script)
         return go, py
 
-    go, py = asyncio.run(main())
+    go, py = run(main())
     assert py == go

@@ -23,6 +23,7 @@ from impl.ttrpc import (
     open_server_stream,
 )
 
+from ._loop import run
 from ._peer import GoServer, go_client, py_server, results
 from ._streams import COUNT, ECHO, JOIN, METADATA, STREAMS, UPPER, stream_methods
 
@@ -50,7 +51,7 @@ def test_go_client_sees_the_python_server_as_the_go_server(
             py = await go_client(go_peer12, target, test, arg)
         return go, py
 
-    go, py = asyncio.run(main())
+    go, py = run(main())
     assert py == go
     rows = results(py)
     # What Go saw, spelled out, so that agreeing on nothing cannot pass.
@@ -99,7 +100,7 @@ def test_python_client_against_the_go_server(go_server12: GoServer) -> None:
             await bidi.close_send()
             assert [m.value async for m in bidi] == ["YZ"]
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_python_client_errors_cancel_and_deadlines_against_go(go_server12: GoServer) -> None:
@@ -137,7 +138,7 @@ def test_python_client_errors_cancel_and_deadlines_against_go(go_server12: GoSer
             assert info.value.code == Code.DEADLINE_EXCEEDED
             assert (await call_unary(client, STREAMS, ECHO, StringValue(value="on"))).value == "on"
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_python_client_large_and_many_messages_against_go(go_server12: GoServer) -> None:
@@ -160,4 +161,4 @@ def test_python_client_large_and_many_messages_against_go(go_server12: GoServer)
                 await cs.send(StringValue(value=w))
             assert (await cs.close_and_recv()).value == "+".join(words[:3000])
 
-    asyncio.run(main())
+    run(main())

@@ -18,6 +18,7 @@ from impl.ttrpc import Client
 from shimtypes.pb.ttrpc_pb2 import KeyValue, Request, Response
 
 from ._frames import DATA, HEADER, REQUEST, RESPONSE, exchange, frame
+from ._loop import run
 from ._peer import GoServer, go_client, py_server
 from ._service import MAX_MESSAGE, SERVICE, bytes_value, methods, string_value, uint64_value
 
@@ -68,7 +69,7 @@ def test_python_server_replies_byte_for_byte_like_go(go_server: GoServer, sock_d
             py = await exchange(str(sock_dir / "py.sock"), CASES)
         return go, py
 
-    go, py = asyncio.run(main())
+    go, py = run(main())
     # Spot-check what Go sent, so the comparison is not vacuous.
     assert go["echo"] == [HEADER.pack(6, 1, RESPONSE, 0) + b"\x12\x04\x0a\x02hi"]
     assert go["echo-empty"] == [HEADER.pack(0, 3, RESPONSE, 0)]
@@ -89,7 +90,7 @@ def test_undecodable_request_gets_invalid_argument_like_go(go_server: GoServer, 
             py = await exchange(str(sock_dir / "py.sock"), cases)
         return go, py
 
-    go, py = asyncio.run(main())
+    go, py = run(main())
     for got in (go, py):
         head, body = got["garbage"][0][:10], got["garbage"][0][10:]
         assert HEADER.unpack(head)[1:] == (1, RESPONSE, 0)
@@ -136,7 +137,7 @@ def test_python_client_requests_match_go_client(go_peer: Path, sock_dir: Path) -
                 await client.close()
         return go_frames, py_frames
 
-    go, py = asyncio.run(main())
+    go, py = run(main())
     assert len(go) == 2
     # Each Go client is a new connection, so its ids restart at 1; the Python
     # client's second call is id 3. Compare headers without the id, and data.

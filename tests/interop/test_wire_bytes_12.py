@@ -19,6 +19,7 @@ from google.protobuf.wrappers_pb2 import StringValue, UInt32Value
 
 from shimtypes.pb.ttrpc_pb2 import KeyValue, Request
 
+from ._loop import run
 from ._peer import GoServer, py_server
 from ._streams import STREAMS, stream_methods
 
@@ -110,7 +111,7 @@ def test_python_server_replies_byte_for_byte_like_go_1_2_7(go_server12: GoServer
             py = await exchange(target)
         return go, py
 
-    go, py = asyncio.run(main())
+    go, py = run(main())
     # What Go sent, spot-checked, so that agreeing on nothing cannot pass.
     assert HEADER.unpack(go["server-stream"][-1][:10]) == (0, 19, DATA, RC | ND)
     assert [HEADER.unpack(f[:10])[2] for f in go["server-stream"][:3]] == [DATA] * 3

@@ -6,6 +6,9 @@ import struct
 
 import pytest
 from google.protobuf.any_pb2 import Any
+from google.protobuf.message import DecodeError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from impl.ttrpc import (
     HEADER_SIZE,
@@ -273,3 +276,36 @@ def test_timeout_must_fit_int64() -> None:
     with pytest.raises(LocalProtocolError, match="int64"):
         conn.send_request("s", "m", b"", 2**63)
     assert conn.send_request("s", "m", b"", 2**63 - 1)[0] == 1
+
+
+_TEXT = st.text(max_size=140)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.builds(
+            lambda s, m, p, t, md: Request(
+                service=s, method=m, payload=p, timeout_nano=t,
+                metadata=[KeyValue(key=k, value=v) for k, v in md],
+            ).SerializeToString(),
+            _TEXT, _TEXT, st.binary(max_size=20000), st.sampled_from([0, 0, 0, 5, -1]),
+            st.lists(st.tuples(_TEXT, _TEXT), max_size=2) | st.just([]),
+        ),
+        st.binary(max_size=300),
+        # A well-formed head followed by arbitrary bytes, and non-UTF-8 names.
+        st.tuples(st.binary(max_size=3), st.binary(max_size=3), st.binary(max_size=40)).map(
+            lambda t: b"\x0a" + bytes([len(t[0])]) + t[0] + b"\x12" + bytes([len(t[1])]) + t[1] + t[2]
+        ),
+    )
+)
+def test_request_decoding_matches_protobuf(body: bytes) -> None:
+    """The server reads a plain Request without protobuf: what it reports is what protobuf decodes."""
+    (ev,) = ServerConnection().receive_data(struct.pack(">IIBB", len(body), 1, 1, 0) + body)
+    try:
+        req = Request.FromString(body)
+    except DecodeError:
+        assert isinstance(ev, BadRequest)
+        return
+    meta = tuple((kv.key, kv.value) for kv in req.metadata)
+    assert ev == RequestReceived(1, req.service, req.method, req.payload, req.timeout_nano, meta)

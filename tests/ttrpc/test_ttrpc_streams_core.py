@@ -222,3 +222,77 @@ def test_random_stream_exchanges_round_trip(script: list[tuple[str, int, bytes]]
     assert got_server == to_server
     assert got_client == to_client
     assert client.open_streams == len(s_open)
+
+
+class _Sink:
+    """A DataRoute recording what it is handed, flattened to (payload, last)."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[bytes | None, bool]] = []
+        self.runs = 0
+
+    def feed(self, payload: bytes | None, last: bool, /) -> bool:
+        self.got.append((payload, last))
+        return True
+
+    def feed_many(self, payloads: list[bytes], /) -> bool:
+        self.runs += 1
+        self.got.extend((p, False) for p in payloads)
+        return True
+
+
+_ROUTE_FRAME = st.tuples(
+    st.sampled_from([1, 3, 5]),  # stream ids the client opened
+    st.sampled_from(["data", "data", "data", "nodata", "close", "closedata", "response"]),
+    st.binary(max_size=20),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_ROUTE_FRAME, max_size=40), st.integers(min_value=1, max_value=64), st.sets(st.sampled_from([1, 3, 5])))
+def test_routed_data_matches_data_events(
+    script: list[tuple[int, str, bytes]], chunk: int, routed: set[int]
+) -> None:
+    """A route sees exactly the Data the events would report, in order, in any split."""
+    flags = {"data": 0, "nodata": FLAG_NO_DATA, "close": FLAG_REMOTE_CLOSED | FLAG_NO_DATA, "closedata": FLAG_REMOTE_CLOSED}
+    wire = b"".join(
+        frame(sid, 2, b"") if kind == "response" else frame(sid, DATA, payload, flags[kind])
+        for sid, kind, payload in script
+    )
+    plain, fast = ClientConnection(), ClientConnection()
+    sinks = {sid: _Sink() for sid in routed}
+    for conn in (plain, fast):
+        for _ in range(3):
+            conn.send_request("s", "m", b"", flags=FLAG_REMOTE_OPEN)
+    for sid, sink in sinks.items():
+        assert fast.route(sid, sink)
+    expected: dict[int, list[tuple[bytes | None, bool]]] = {1: [], 3: [], 5: []}
+    for ev in plain.receive_data(wire):
+        if isinstance(ev, DataReceived):
+            expected[ev.stream_id].append((ev.payload, ev.remote_closed))
+    got: dict[int, list[tuple[bytes | None, bool]]] = {1: [], 3: [], 5: []}
+    for i in range(0, len(wire), chunk):
+        for ev in fast.receive_data(wire[i : i + chunk]):
+            if isinstance(ev, DataReceived):
+                assert ev.stream_id not in routed, "a routed stream's Data came as an event"
+                got[ev.stream_id].append((ev.payload, ev.remote_closed))
+    for sid, sink in sinks.items():
+        got[sid] = sink.got
+    assert got == expected
+    assert fast.open_streams == plain.open_streams
+
+
+def test_a_route_gets_a_run_of_messages_at_once_and_ends_with_its_stream() -> None:
+    conn = ServerConnection()
+    assert conn.receive_data(request(1, FLAG_REMOTE_OPEN))[0] == RequestReceived(1, "s", "m", b"", 0, ())
+    sink = _Sink()
+    assert conn.route(1, sink)
+    assert not conn.route(3, _Sink())  # not open: no route
+    run = b"".join(frame(1, DATA, bytes([i])) for i in range(5))
+    assert conn.receive_data(run + frame(1, DATA, b"z", FLAG_REMOTE_CLOSED)) == []
+    assert sink.runs == 1
+    assert sink.got == [(bytes([i]), False) for i in range(5)] + [(b"z", True)]
+    # The client closed its side: later Data is ignored, not routed.
+    assert conn.receive_data(frame(1, DATA, b"late")) == [FrameIgnored(1, DATA, 0, 4)]
+    assert len(sink.got) == 6
+    assert not ServerConnection(legacy=True).route(1, _Sink())
