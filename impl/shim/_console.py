@@ -305,12 +305,13 @@ class TerminalIO:
 
     async def attach(self) -> None:
         """Receive the master from runc and start copying; the socket is removed."""
-        if self.socket is None:
+        sock = self.socket
+        if sock is None:
             raise ConsoleError(errno.EBADF, "console socket already used")
         try:
-            master = await self.socket.receive_master()
-        finally:
-            self.socket.close()
+            master = await sock.receive_master()
+        finally:  # ``close`` may have run meanwhile (runc failed): the socket is then gone already
+            sock.close()
             self.socket = None
         try:
             self.console = Console(master, stdin=self._stdin, stdout=self._stdout)

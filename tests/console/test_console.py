@@ -305,6 +305,24 @@ def test_terminal_io_ends_the_output_fifo_once_drained(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
+def test_terminal_io_closed_while_attaching(tmp_path: Path) -> None:
+    """runc failed before sending the master: ``close`` then cancelling ``attach`` raises nothing else."""
+
+    async def scenario() -> None:
+        stdin, stdout = _fifos(tmp_path)
+        io = TerminalIO(stdin=str(stdin), stdout=str(stdout))
+        path = io.socket_path
+        attach = asyncio.ensure_future(io.attach())
+        await asyncio.sleep(0)  # attach is now waiting for runc's connection
+        io.close()
+        attach.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await attach
+        assert not os.path.exists(path)
+
+    asyncio.run(scenario())
+
+
 def test_unread_counts_what_the_client_has_not_read(tmp_path: Path) -> None:
     async def scenario() -> None:
         stdin, stdout = _fifos(tmp_path)
