@@ -294,7 +294,7 @@ def test_kill_answered_before_exit(slow_kill_pods: Pods) -> None:
     pods = slow_kill_pods
     pod = pods.pod()
     c = pods.container(pod, "c", SLEEP)
-    pods.cri.stop_container(c, timeout=0)  # SIGKILL at once; no retry: this is the case
+    pods.cri.stop_container(c, timeout=0)  # SIGKILL at once
     s = pods.cri.container_status(c)
     assert (s.state, s.exit_code) == ("CONTAINER_EXITED", 137), s
     pods.cri.stop_pod(pod.id)
