@@ -34,6 +34,25 @@ __all__ = ["RuncOps"]
 
 log = logging.getLogger("impl.pyrunc")
 
+def exec_spec(spec: bytes, terminal: bool, exec_id: str) -> bytes:
+    """The exec's process spec for runc, its ``terminal`` taken from the request, as the Go shim does.
+
+    Clients send the container's process spec with ``Exec(terminal=true)``
+    (containerd's client tests do): runc refuses a console socket for a
+    spec without a terminal, so the request's flag wins over the spec's.
+    """
+    try:
+        process = json.loads(spec)
+    except ValueError as err:
+        raise errdefs.InvalidArgument(f"exec {exec_id!r}: process spec is not JSON: {err}") from None
+    if not isinstance(process, dict):
+        raise errdefs.InvalidArgument(f"exec {exec_id!r}: process spec is not a JSON object")
+    if bool(process.get("terminal", False)) == terminal:
+        return spec
+    process["terminal"] = terminal
+    return json.dumps(process).encode()
+
+
 CONSOLE_TIMEOUT = 10.0
 """Seconds to wait for the pty master once runc create/exec returned (runc sends it before exiting)."""
 
@@ -206,8 +225,9 @@ class RuncOps:
 
     async def exec(self, process: Process, io: ProcessIO, /) -> int:
         spec_file = self._spec_file(process)
+        spec = exec_spec(process.spec, process.terminal, process.exec_id)
         with open(spec_file, "wb") as f:
-            f.write(process.spec)
+            f.write(spec)
         self._chown_io(process)
         runc = self._runc(process)
 

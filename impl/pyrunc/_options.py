@@ -5,13 +5,19 @@ run --runc-binary/--runc-root/--no-pivot``): sent in ``Create``'s options
 and on ``start``'s stdin, kept in the bundle by ``start``. Decoded without
 protobuf so the ``delete`` action (which needs the binary and root) stays
 light; field numbers are those of containerd's ``runc/options/oci.proto``.
+
+containerd 1.x's client sends the older ``containerd.linux.runc.CreateOptions``
+(``runtime/linux/runctypes``) instead to a runtime whose name does not start
+with ``io.containerd.runc`` (``WithShimCgroup``, ``WithNoNewKeyring``, ...):
+its fields that mean the same are read too, the rest ignored.
 """
 
 from __future__ import annotations
 
-__all__ = ["OPTIONS_TYPE", "RuncOptions"]
+__all__ = ["CREATE_OPTIONS_TYPE", "OPTIONS_TYPE", "RuncOptions"]
 
 OPTIONS_TYPE = "containerd.runc.v1.Options"
+CREATE_OPTIONS_TYPE = "containerd.linux.runc.CreateOptions"
 
 # field number -> (attribute, kind)
 _FIELDS = {
@@ -27,6 +33,17 @@ _FIELDS = {
     10: ("criu_image_path", str),
     11: ("criu_work_path", str),
 }
+
+_CREATE_FIELDS = {
+    1: ("no_pivot_root", bool),
+    8: ("no_new_keyring", bool),
+    9: ("shim_cgroup", str),
+    10: ("io_uid", int),
+    11: ("io_gid", int),
+    12: ("criu_work_path", str),
+    13: ("criu_image_path", str),
+}
+"""``CreateOptions`` fields that ``Options`` has too (open_tcp, terminal, cgroups_mode, ... are not kept)."""
 
 
 class RuncOptions:
@@ -62,22 +79,24 @@ class RuncOptions:
         if options is None:
             return out
         type_url, value = options
-        if type_url.rsplit("/", 1)[-1] != OPTIONS_TYPE:
+        type_name = type_url.rsplit("/", 1)[-1]
+        fields = {OPTIONS_TYPE: _FIELDS, CREATE_OPTIONS_TYPE: _CREATE_FIELDS}.get(type_name)
+        if fields is None:
             return out
         from impl.shim import read_fields
 
         for number, wire, raw in read_fields(value):
-            spec = _FIELDS.get(number)
+            spec = fields.get(number)
             if spec is None:
                 continue
             name, kind = spec
             if kind is str:
                 if not isinstance(raw, bytes):
-                    raise ValueError(f"{OPTIONS_TYPE}.{name}: not a string")
+                    raise ValueError(f"{type_name}.{name}: not a string")
                 setattr(out, name, raw.decode(errors="strict"))
             else:
                 if not isinstance(raw, int) or wire != 0:
-                    raise ValueError(f"{OPTIONS_TYPE}.{name}: not a varint")
+                    raise ValueError(f"{type_name}.{name}: not a varint")
                 setattr(out, name, bool(raw) if kind is bool else raw & 0xFFFFFFFF)
         return out
 

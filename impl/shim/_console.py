@@ -237,13 +237,25 @@ class Console:
         import fcntl
         import termios
 
-        if self._closed:
+        if self._closed or self._out < 0:
             return 0
         try:
             buf = fcntl.ioctl(self._out, termios.FIONREAD, b"\0\0\0\0")
         except OSError:
             return 0
         return int.from_bytes(buf, "little", signed=True)
+
+    def end_output(self) -> None:
+        """Close our stdout FIFO writer once the output ended: the client's reader gets EOF.
+
+        containerd's exec streaming (CRI) waits for that EOF after the exit,
+        before it deletes the process; the Go shim closes it at the end of
+        its copy too. Only after ``wait_output`` (else output would be lost).
+        """
+        if not self._output.done.done() or self._out < 0:
+            return
+        os.close(self._out)
+        self._out = -1
 
     def close(self) -> None:
         """Stop copying and close the master and the FIFOs (idempotent)."""
@@ -293,12 +305,13 @@ class TerminalIO:
 
     async def attach(self) -> None:
         """Receive the master from runc and start copying; the socket is removed."""
-        if self.socket is None:
+        sock = self.socket
+        if sock is None:
             raise ConsoleError(errno.EBADF, "console socket already used")
         try:
-            master = await self.socket.receive_master()
-        finally:
-            self.socket.close()
+            master = await sock.receive_master()
+        finally:  # ``close`` may have run meanwhile (runc failed): the socket is then gone already
+            sock.close()
             self.socket = None
         try:
             self.console = Console(master, stdin=self._stdin, stdout=self._stdout)
@@ -330,7 +343,10 @@ class TerminalIO:
             self.console.close_stdin()
 
     async def wait_output(self) -> None:
-        """Wait until the output is copied and read by the client, at most ``drain_timeout`` seconds."""
+        """Wait until the output is copied and read by the client, at most ``drain_timeout`` seconds.
+
+        Once drained, the stdout FIFO is closed: its reader sees EOF now, not at ``close``.
+        """
         if self.console is None:
             return
         console = self.console
@@ -344,6 +360,7 @@ class TerminalIO:
 
         try:
             await asyncio.wait_for(drained(), self._drain_timeout)
+            console.end_output()
         except TimeoutError:
             import logging
 

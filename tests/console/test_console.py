@@ -276,6 +276,53 @@ def test_terminal_io_bounds_the_drain_when_a_stray_process_keeps_the_pty(tmp_pat
     asyncio.run(scenario())
 
 
+def test_terminal_io_ends_the_output_fifo_once_drained(tmp_path: Path) -> None:
+    """After the process exits and ``wait_output`` returns, the client reads EOF before ``close``.
+
+    CRI's exec waits for that EOF before it deletes the exec process: held open, the exec never ends.
+    """
+
+    async def scenario() -> None:
+        stdin, stdout = _fifos(tmp_path)
+        reader = _reader(stdout)
+        io = TerminalIO(stdin=str(stdin), stdout=str(stdout))
+        master, slave = os.openpty()
+        try:
+            async def runc_sends() -> None:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+                    await asyncio.get_running_loop().sock_connect(c, io.socket_path)
+                    socket.send_fds(c, [b"/dev/ptmx"], [master])
+
+            await asyncio.gather(io.attach(), runc_sends())
+            os.close(master)
+            child = _spawn_on(slave, "/bin/sh", "-c", "printf done")
+            await asyncio.wait_for(io.wait_output(), 30)
+            assert await asyncio.to_thread(child.wait) == 0
+            assert await asyncio.wait_for(reader, 10) == b"done"  # EOF while io is still open
+        finally:
+            io.close()
+
+    asyncio.run(scenario())
+
+
+def test_terminal_io_closed_while_attaching(tmp_path: Path) -> None:
+    """runc failed before sending the master: ``close`` then cancelling ``attach`` raises nothing else."""
+
+    async def scenario() -> None:
+        stdin, stdout = _fifos(tmp_path)
+        io = TerminalIO(stdin=str(stdin), stdout=str(stdout))
+        path = io.socket_path
+        attach = asyncio.ensure_future(io.attach())
+        await asyncio.sleep(0)  # attach is now waiting for runc's connection
+        io.close()
+        attach.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await attach
+        assert not os.path.exists(path)
+
+    asyncio.run(scenario())
+
+
 def test_unread_counts_what_the_client_has_not_read(tmp_path: Path) -> None:
     async def scenario() -> None:
         stdin, stdout = _fifos(tmp_path)

@@ -20,24 +20,16 @@ from ._suite import PYRUNC, RUNC, Leftover, Run
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2 * (_suite.RUN_TIMEOUT + 60) + 600)]  # both runs and a build
 
 KNOWN_GAPS: Mapping[str, str] = {
-    # issue 13 / issue 9: remove a line when pyrunc passes the test.
-    "TestContainerPTY": "terminals (a console socket) are not supported",
-    "TestContainerExecLargeOutputWithTTY": "terminals are not supported",
-    "TestTaskUpdate": "Update is not implemented (the memory limit is not changed)",
-    "TestContainerMetrics": "Stats is not implemented (no metrics received)",
-    "TestKillContainerDeletedByRunc": "Kill of a container whose runc state is gone must answer NotFound",
-    "TestShimInCgroup": "the shim does not move itself into the ShimCgroup runtime option's cgroup",
-    "TestContainerKillInitPidHost": "with the host's PID namespace, killing init must kill the whole cgroup",
+    # issue 13 / issue 9: a test pyrunc fails where the Go shim passes, with its cause. Empty since
+    # terminals, Update, Stats, kill semantics and the legacy CreateOptions (ShimCgroup) landed.
 }
 
 KNOWN_LEAKS: Mapping[str, str] = {
-    # issue 13: containers pyrunc leaves behind every run (shim, runc state, rootfs mount, cgroups, bundle).
-    "TestContainerExecLargeOutputWithTTY": "after its failed TTY exec the container is never cleaned up",
+    # issue 13: a container pyrunc leaves behind every run (shim, runc state, rootfs mount, cgroups, bundle).
 }
 """Other KNOWN_GAPS tests may leave their container too, some runs: a test that fails stops at
-t.Fatal and its deferred Delete can find the task still running (TestKillContainerDeletedByRunc:
-pyrunc ignores the runc ``Root`` option, so the test's ``runc delete`` misses the container and
-Kill succeeds). Those are tolerated; anything else left behind fails."""
+t.Fatal and its deferred Delete can find the task still running. Those are tolerated; anything
+else left behind fails."""
 
 SUITE_BUDGET = 30 * 60
 """Both runs together, build excluded (CI's whole budget is 90 minutes)."""

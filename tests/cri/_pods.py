@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ._client import CRIClient, CRIError, ContainerSpec, ContainerState, Pod, PodSpec
@@ -19,13 +19,8 @@ from ._daemon import APP_IMAGE, CGROUP_ROOT, CRIDaemon, wait_until
 class Pods:
     """Pods (and their containers) one test made, on ``handler``."""
 
-    def __init__(
-        self, daemon: CRIDaemon, client: CRIClient, handler: str, test: str, *, retry_on: Sequence[str] = ()
-    ) -> None:
+    def __init__(self, daemon: CRIDaemon, client: CRIClient, handler: str, test: str) -> None:
         self.daemon, self.cri, self.handler = daemon, client, handler
-        self.retry_on = tuple(retry_on)
-        """Messages of known flakes (``_gaps.KNOWN_FLAKES``): a stop failing with one is retried once."""
-        self.retried: list[str] = []
         self._tag = "".join(c if c.isalnum() else "-" for c in test.lower())[:40].strip("-")
         self.pods: list[Pod] = []
         self.containers: dict[str, Pod] = {}
@@ -64,22 +59,11 @@ class Pods:
             self.cri.start_container(id)
         return id
 
-    def _retrying(self, what: str, call: Callable[[], None]) -> None:
-        try:
-            call()
-        except CRIError as err:
-            if not any(m in err.details for m in self.retry_on):
-                raise
-            self.retried.append(f"{what}: {err}")
-            call()
-
     def stop_container(self, id: str, timeout: int, *, deadline: float = 60) -> None:
-        """StopContainer; a known flake is retried once (as kubelet would) and recorded."""
-        self._retrying(f"container {id[:12]}", lambda: self.cri.stop_container(id, timeout, deadline=deadline))
+        self.cri.stop_container(id, timeout, deadline=deadline)
 
     def stop_pod(self, pod: Pod) -> None:
-        """StopPodSandbox; a known flake is retried once (as kubelet would) and recorded."""
-        self._retrying(f"pod {pod.spec.name}", lambda: self.cri.stop_pod(pod.id))
+        self.cri.stop_pod(pod.id)
 
     def wait_state(self, id: str, state: str, timeout: float = 20) -> ContainerState:
         last: list[ContainerState] = []
@@ -99,7 +83,7 @@ class Pods:
         return Path(self.cri.container_status(id).log_path)
 
     def teardown(self) -> list[str]:
-        """Stop and remove every pod (known flakes retried once); the errors, as text."""
+        """Stop and remove every pod; the errors, as text."""
         errors: list[str] = []
         for pod in reversed(list(self.pods)):
             try:

@@ -22,7 +22,7 @@ import pytest
 
 from ._client import CRIClient, CRIError
 from ._daemon import RUNC_ROOT, CRIDaemon, mounts_under, wait_until
-from ._gaps import flake_messages, gap_for
+from ._gaps import gap_for
 from ._peers import VERSIONS, busybox, containerd_peer, runc
 from ._pods import Pods
 
@@ -150,14 +150,13 @@ def pods(cri_daemon: CRIDaemon, cri: CRIClient, handler: str, request: pytest.Fi
 def _pods(daemon: CRIDaemon, cri: CRIClient, handler: str, request: pytest.FixtureRequest) -> Iterator[Pods]:
     request.node.stash[_LOG_OFFSET] = (daemon, daemon.log_size())
     cri.wait_ready(30)
-    made = Pods(daemon, cri, handler, request.node.name, retry_on=flake_messages(handler))
+    made = Pods(daemon, cri, handler, request.node.name)
     yield made
     if gap_for(request.node.originalname, handler, daemon.peer.version) is not None:
         # a gap (e.g. a kill that never completes) can keep CRI from ever stopping the pod:
         # clear the case's cgroups first so the daemon stays usable for the cases after it
         made.kill_container_processes()
     errors = made.teardown()
-    _FLAKES_SEEN.extend(f"{request.node.nodeid}: {r}" for r in made.retried)
     if errors:
         pytest.fail("tearing down the case's pods: " + "; ".join(errors))
 
@@ -194,16 +193,6 @@ def slow_kill_pods(slow_kill_daemon: CRIDaemon, handler: str, request: pytest.Fi
         yield from _pods(slow_kill_daemon, client, handler, request)
     finally:
         client.close()
-
-
-_FLAKES_SEEN: list[str] = []
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _FLAKES_SEEN:
-        terminalreporter.section("cri: known flakes retried once (issue 9)")
-        for line in _FLAKES_SEEN:
-            terminalreporter.write_line(line)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -220,14 +220,19 @@ def test_ps_and_kill_all_reach_every_module(ctrd: Containerd) -> None:
         pids = {int(line.split()[0]) for line in ctrd.ctr("task", "ps", id).stdout.splitlines()[1:] if line.strip()}
         assert len(pids) == 2 and init_pid in pids, pids
         (exec_pid,) = pids - {init_pid}
-        pidfd = os.pidfd_open(exec_pid)
+        init_fd, exec_fd = os.pidfd_open(init_pid), os.pidfd_open(exec_pid)
         try:
             ctrd.ctr("task", "kill", "--all", "-s", "KILL", id)
             wait_until(lambda: ctrd.tasks()[id][1] == "STOPPED", 10, f"{id} to be STOPPED")
-            assert select.select([pidfd], [], [], 10)[0] == [pidfd], "the exec survived kill --all"
+            assert select.select([exec_fd], [], [], 10)[0] == [exec_fd], "the exec survived kill --all"
+            assert select.select([init_fd], [], [], 10)[0] == [init_fd], "the init survived kill --all"
         finally:
-            os.close(pidfd)
-        assert ctrd.ctr("task", "ps", id).stdout.splitlines()[1:] == []
+            os.close(init_fd)
+            os.close(exec_fd)
+        # Pids of a stopped task lists its (exited) init pid alone: containerd's restore
+        # deletes a task without it as a leaked shim (reference/containerd-versions.md)
+        listed = [int(line.split()[0]) for line in ctrd.ctr("task", "ps", id).stdout.splitlines()[1:] if line.strip()]
+        assert listed == [init_pid], listed
     finally:
         _stop_and_remove(ctrd, id)
     assert_clean(ctrd, id)

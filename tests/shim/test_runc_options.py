@@ -14,7 +14,7 @@ from google.protobuf.any_pb2 import Any as AnyPb
 from hypothesis import given
 from hypothesis import strategies as st
 
-from impl.pyrunc._options import OPTIONS_TYPE, RuncOptions
+from impl.pyrunc._options import CREATE_OPTIONS_TYPE, OPTIONS_TYPE, RuncOptions
 from shimtypes.pb.runc_options_pb2 import Options
 
 from .conftest import Bundle, connect, terminate
@@ -36,6 +36,43 @@ def test_any_options_message_decodes_field_for_field(message: Options, type_url:
     got = RuncOptions.from_any((type_url, message.SerializeToString()))
     for field in Options.DESCRIPTOR.fields:
         assert getattr(got, field.name) == getattr(message, field.name), field.name
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, value: bool | int | str) -> bytes:
+    if isinstance(value, str):
+        data = value.encode()
+        return _varint(number << 3 | 2) + _varint(len(data)) + data
+    return _varint(number << 3) + _varint(int(value))
+
+
+@given(
+    st.fixed_dictionaries({
+        "no_pivot_root": st.booleans(), "no_new_keyring": st.booleans(), "shim_cgroup": TEXT, "io_uid": U32,
+        "io_gid": U32, "criu_work_path": TEXT, "criu_image_path": TEXT,
+    }),
+    st.lists(TEXT, max_size=3),
+    st.booleans(),
+)  # fmt: skip
+def test_legacy_create_options_decode_the_shared_fields(
+    values: dict[str, bool | int | str], namespaces: list[str], flag: bool
+) -> None:
+    """containerd 1.x's ``runctypes.CreateOptions`` (runc.proto field table), sent by ``WithShimCgroup`` to non-runc runtimes."""
+    numbers = {"no_pivot_root": 1, "no_new_keyring": 8, "shim_cgroup": 9, "io_uid": 10, "io_gid": 11,
+               "criu_work_path": 12, "criu_image_path": 13}  # fmt: skip
+    ignored = [_field(2, flag), _field(3, flag), _field(4, flag), _field(5, flag), _field(7, "cgroupfs")]
+    ignored += [_field(6, ns) for ns in namespaces]  # repeated empty_namespaces
+    wire = b"".join([*ignored, *(_field(numbers[name], v) for name, v in values.items())])
+    got = RuncOptions.from_any(("type.googleapis.com/" + CREATE_OPTIONS_TYPE, wire))
+    assert got == RuncOptions(**values)
 
 
 def test_other_option_types_are_the_defaults() -> None:
