@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from google.protobuf.any_pb2 import Any as AnyPB
 
 from impl import errdefs
+from impl._jsonvalue import is_array, is_object
 from impl.shim import Process, ProcessIO, ProcessState, ProcessTaskService, TerminalIO, cgroups
 from shimtypes import ShimContext
 
@@ -175,13 +176,14 @@ class RuncOps:
         """The container's cgroup; also notes whether it has a pid namespace of its own."""
         try:
             with open(os.path.join(process.bundle, "config.json"), "rb") as f:
-                spec = json.load(f)
-            if not isinstance(spec, dict):
+                spec: object = json.load(f)
+            if not is_object(spec):
                 raise ValueError("config.json is not a JSON object")
             linux = spec.get("linux")
-            namespaces = linux.get("namespaces", []) if isinstance(linux, dict) else []
+            namespaces = linux.get("namespaces") if is_object(linux) else None
             self._kill_all_on_exit[process.container_id] = not any(
-                isinstance(ns, dict) and ns.get("type") == "pid" and not ns.get("path") for ns in namespaces or []
+                is_object(ns) and ns.get("type") == "pid" and not ns.get("path")
+                for ns in (namespaces if is_array(namespaces) else ())
             )
             systemd = self._cli(process)[1].systemd_cgroup
             return cgroups.cgroup_path_from_spec(spec, process.container_id, systemd=systemd)
@@ -342,7 +344,7 @@ class RuncOps:
         return os.path.join(process.bundle, f"exec-{process.exec_id}.pid")
 
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # type-check only; not in __all__
     from impl.shim import (
         ProcessOps,
         SupportsExited,
@@ -353,7 +355,7 @@ if TYPE_CHECKING:
         SupportsUpdate,
     )
 
-    def _structural_check(
+    def check_runc_ops_protocols(
         ops: RuncOps,
     ) -> tuple[ProcessOps, SupportsPids, SupportsPause, SupportsUpdate, SupportsStats, SupportsTerminal, SupportsExited]:
         return ops, ops, ops, ops, ops, ops, ops

@@ -38,6 +38,8 @@ def _last_error(log_path: str, offset: int) -> str:
     """The last error-level message runc appended to its JSON log after ``offset``."""
     import json
 
+    from impl._jsonvalue import is_object
+
     try:
         with open(log_path, "rb") as f:
             f.seek(offset)
@@ -47,10 +49,10 @@ def _last_error(log_path: str, offset: int) -> str:
     message = ""
     for line in data.splitlines():
         try:
-            entry = json.loads(line)
+            entry: object = json.loads(line)
         except ValueError:
             continue
-        if isinstance(entry, dict) and entry.get("level") in ("error", "fatal"):
+        if is_object(entry) and entry.get("level") in ("error", "fatal"):
             message = str(entry.get("msg", ""))
     return message or data.decode(errors="replace").strip()[-500:] or "no error logged"
 
@@ -162,11 +164,13 @@ class Runc:
     async def ps(self, id: str) -> list[int]:
         import json
 
+        from impl._jsonvalue import is_array
+
         out = await self._run("ps", ["--format", "json", id], capture=True)
-        pids = json.loads(out or b"[]")
-        if not isinstance(pids, list) or not all(isinstance(p, int) for p in pids):
+        pids: object = json.loads(out or b"[]")
+        if not is_array(pids) or not all(isinstance(p, int) for p in pids):
             raise RuncError("ps", 0, f"unexpected output {out[:200]!r}")
-        return pids
+        return [p for p in pids if isinstance(p, int)]
 
 
 def read_pid(path: str) -> int:

@@ -99,7 +99,7 @@ def _text(number: int, value: int | bytes) -> str:
 
 def _decode_any(data: bytes) -> tuple[str, bytes]:
     type_url, value = "", b""
-    for number, wire, v in read_fields(data):
+    for number, _wire, v in read_fields(data):
         if number == 1:
             type_url = _text(1, v)
         elif number == 2:

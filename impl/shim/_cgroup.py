@@ -32,7 +32,7 @@ def join_cgroup(path: str, pid: int = 0, *, root: str = CGROUP_ROOT) -> list[str
             for name in sorted(os.listdir(root))
             if not os.path.islink(os.path.join(root, name)) and os.path.isdir(os.path.join(root, name))
         ]
-    written = []
+    written: list[str] = []
     for hierarchy in hierarchies:
         procs = os.path.join(hierarchy, relative, "cgroup.procs")
         if not os.path.exists(procs):

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
-from ._mountinfo import _unescape as _unescape, is_mounted as is_mounted
+from ._mountinfo import is_mounted as is_mounted
 
 if TYPE_CHECKING:
     import ctypes

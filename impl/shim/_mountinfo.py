@@ -15,7 +15,8 @@ def _unescape(field: str) -> str:
     """mountinfo escapes space, tab, newline and backslash as octal ``\\ooo``."""
     if "\\" not in field:
         return field
-    out, i = [], 0
+    out: list[str] = []
+    i = 0
     while i < len(field):
         if field[i] == "\\" and field[i + 1 : i + 4].isdigit():
             out.append(chr(int(field[i + 1 : i + 4], 8)))

@@ -110,6 +110,6 @@ def import_asyncio_without_ssl() -> None:
         return
     sys.modules["ssl"] = None  # type: ignore[assignment]
     try:
-        import asyncio  # noqa: F401
+        __import__("asyncio")
     finally:
         del sys.modules["ssl"]

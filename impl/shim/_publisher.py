@@ -40,6 +40,10 @@ _log = logging.getLogger("impl.shim.publisher")
 Connector = Callable[[str], Awaitable[Client]]
 
 
+def _is_message(value: object) -> bool:
+    return isinstance(value, Message)
+
+
 def pack_event(event: Message) -> AnyPB:
     """``event`` in an ``Any`` whose type URL is its bare full name."""
     return AnyPB(type_url=event.DESCRIPTOR.full_name, value=event.SerializeToString())
@@ -88,8 +92,7 @@ class RemotePublisher:
         if self._closed:
             self._drop(f"publisher closed; dropping {topic}")
             return
-        given: object = event  # untyped callers exist; check what really came
-        if not isinstance(given, Message):
+        if not _is_message(event):  # untyped callers exist; check what really came
             self._drop(f"event for {topic} is {type(event).__name__}, not a protobuf message")
             return
         envelope = Envelope(namespace=self.namespace, topic=topic, event=pack_event(event))

@@ -173,7 +173,7 @@ class Reaper:
                 proc.returncode = exited.result() if exited.done() and not exited.exception() else -1
             output = b""
             if capture_fd >= 0:
-                chunks = []
+                chunks: list[bytes] = []
                 os.lseek(capture_fd, 0, os.SEEK_SET)
                 while chunk := os.read(capture_fd, 1 << 16):
                     chunks.append(chunk)

@@ -170,9 +170,8 @@ class _Runner:
                 )
             else:
                 address = self._start_shim(flags)
-            given: object = address  # untyped runtimes exist: check what really came back
-            if not isinstance(given, str) or not given:
-                raise RuntimeError(f"start_shim returned {given!r}, want a non-empty address")
+            if not _is_address(address):  # untyped runtimes exist: check what really came back
+                raise RuntimeError(f"start_shim returned {address!r}, want a non-empty address")
             version = _shim_version(self.options.shim_version)
         except Exception as exc:
             return _fail(self.runtime_id, "start", exc)
@@ -245,6 +244,10 @@ class _Runner:
 
 SHIM_VERSION_ENV = "SHIMTYPES_SHIM_VERSION"
 """Overrides ``ShimOptions.shim_version`` (``2`` or ``3``) for one install."""
+
+
+def _is_address(value: object) -> bool:
+    return isinstance(value, str) and value != ""
 
 
 def _shim_version(default: int) -> int:

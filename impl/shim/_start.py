@@ -61,12 +61,17 @@ def group_of(bundle: str) -> str:
         return ""  # the common case decides without importing json
     import json
 
+    from .._jsonvalue import is_object
+
     try:
-        annotations = json.loads(data).get("annotations") or {}
-    except (ValueError, AttributeError) as err:
+        spec: object = json.loads(data)
+    except ValueError as err:
         raise ValueError(f"{path}: not an OCI spec: {err}") from None
+    if not is_object(spec):
+        raise ValueError(f"{path}: not an OCI spec: a JSON {type(spec).__name__}, not an object")
+    annotations = spec.get("annotations")
     for key in GROUP_ANNOTATIONS:
-        value = annotations.get(key) if isinstance(annotations, dict) else None
+        value = annotations.get(key) if is_object(annotations) else None
         if isinstance(value, str) and value:
             return value
     return ""

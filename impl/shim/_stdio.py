@@ -182,11 +182,13 @@ def open_stdio(loop: asyncio.AbstractEventLoop, stdin: str, stdout: str, stderr:
     opened: list[int] = []
     try:
         pump: StdinPump | None = None
+        pumped: tuple[int, int] | None = None  # (fifo, pipe's write end)
         if stdin:
             fifo = os.open(stdin, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
             opened.append(fifo)
             r, w = os.pipe2(os.O_CLOEXEC)
             opened += [r, w]
+            pumped = (fifo, w)
             in_fd = r
         else:
             in_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
@@ -195,8 +197,8 @@ def open_stdio(loop: asyncio.AbstractEventLoop, stdin: str, stdout: str, stderr:
         opened.append(out_fd)
         err_fd = _open_output(stderr)
         opened.append(err_fd)
-        if stdin:
-            pump = StdinPump(loop, fifo, w)
+        if pumped is not None:
+            pump = StdinPump(loop, *pumped)
         return Stdio((in_fd, out_fd, err_fd), pump)
     except BaseException:
         for fd in opened:

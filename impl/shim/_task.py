@@ -264,7 +264,9 @@ class ProcessTaskService:
                 await self.ops.exited(proc)
             except Exception:
                 log.exception("after the exit of %s", proc)
-            if proc.state == STOPPED:
+            # exited() may have stopped it; pyright keeps the narrowing of
+            # proc.state from above across the await, which no annotation undoes.
+            if proc.state == STOPPED:  # pyright: ignore[reportUnnecessaryComparison]
                 return
         proc.state = STOPPED
         proc.exit_status = ev.status

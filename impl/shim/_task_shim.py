@@ -154,8 +154,8 @@ class TaskShim:
         return await self.service.shutdown(request)
 
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # type-check only; not in __all__
     from shimtypes import Shim, TaskService
 
-    def _structural_check(s: TaskShim, service: ProcessTaskService) -> tuple[Shim, TaskService, TaskService]:
+    def check_task_shim_protocols(s: TaskShim, service: ProcessTaskService) -> tuple[Shim, TaskService, TaskService]:
         return s, s, service

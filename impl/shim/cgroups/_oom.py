@@ -68,7 +68,8 @@ class _Inotify:
             data = os.read(self.fd, 65536)
         except BlockingIOError:
             return []
-        out, offset = [], 0
+        out: list[tuple[int, int]] = []
+        offset = 0
         while offset + _EVENT.size <= len(data):
             wd, mask, _, length = _EVENT.unpack_from(data, offset)
             out.append((wd, mask))

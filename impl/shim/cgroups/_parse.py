@@ -42,7 +42,7 @@ def read_control_file(path: str) -> str | None:
     except FileNotFoundError:
         return None
     try:
-        chunks = []
+        chunks: list[bytes] = []
         while chunk := os.read(fd, 65536):
             chunks.append(chunk)
     finally:

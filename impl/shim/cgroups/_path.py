@@ -14,6 +14,10 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Mapping
 
+TYPE_CHECKING = False  # no typing import at run time; mypy treats this name as true
+if TYPE_CHECKING:
+    from typing import TypeGuard
+
 __all__ = [
     "CGROUP_ROOT",
     "CgroupPathError",
@@ -77,10 +81,15 @@ def _clean(path: str) -> str:
     return posixpath.relpath(posixpath.normpath(posixpath.join("/", path)), "/")
 
 
+def _is_mapping(value: object) -> TypeGuard[Mapping[object, object]]:
+    """Any mapping: whatever its keys and values are, they are objects."""
+    return isinstance(value, Mapping)
+
+
 def cgroup_path_from_spec(spec: Mapping[str, object], container_id: str, *, systemd: bool) -> str:
     """The container's cgroup path as runc resolves it: absolute, or relative to the shim's."""
     linux = spec.get("linux")
-    raw: object = linux.get("cgroupsPath", "") if isinstance(linux, Mapping) else ""
+    raw = linux.get("cgroupsPath", "") if _is_mapping(linux) else ""
     if raw is None:
         raw = ""
     if not isinstance(raw, str):

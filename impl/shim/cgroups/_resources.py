@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
+from ..._jsonvalue import is_array, is_object
+
 if TYPE_CHECKING:
     from google.protobuf.any_pb2 import Any
 
@@ -85,17 +87,17 @@ def _check(value: object, schema: _Schema, where: str) -> None:
         if not ok:
             raise ResourcesError(f"{where}: expected {schema}, got {type(value).__name__} {json.dumps(value)[:40]}")
     elif isinstance(schema, list):
-        if not isinstance(value, list):
+        if not is_array(value):
             raise ResourcesError(f"{where}: expected a list, got {type(value).__name__}")
         for i, item in enumerate(value):
             _check(item, schema[0], f"{where}[{i}]")
     elif isinstance(schema, tuple):
-        if not isinstance(value, dict):
+        if not is_object(value):
             raise ResourcesError(f"{where}: expected an object, got {type(value).__name__}")
         for key, item in value.items():
             _check(item, schema[1], f"{where}.{key}")
     else:
-        if not isinstance(value, dict):
+        if not is_object(value):
             raise ResourcesError(f"{where}: expected an object, got {type(value).__name__}")
         for key, item in value.items():
             sub = schema.get(key)
@@ -116,7 +118,7 @@ def parse_linux_resources(value: Any | bytes) -> dict[str, object]:
         parsed: object = json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
         raise ResourcesError(f"resources: not JSON: {e}") from None
-    if not isinstance(parsed, dict):
+    if not is_object(parsed):
         raise ResourcesError(f"resources: expected a JSON object, got {type(parsed).__name__}")
     _check(parsed, LINUX_RESOURCES, "")
     return parsed

@@ -84,7 +84,7 @@ def zygote_path(command: Sequence[str], env: Mapping[str, str], *, directory: st
 
 def _code_stamp(command: Sequence[str]) -> str:
     """mtime/inode of the SDK's directory and of the program's files (a few stat calls)."""
-    stamp = []
+    stamp: list[str] = []
     sdk = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for path in (sdk, *command):
         try:
@@ -141,7 +141,7 @@ def process_settings() -> tuple[int, str]:
 
     umask = os.umask(0o022)
     os.umask(umask)
-    limits = []
+    limits: list[str] = []
     for number in range(RLIMITS):
         try:
             soft, hard = resource.getrlimit(number)

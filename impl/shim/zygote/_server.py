@@ -319,7 +319,7 @@ _PAUSE_AFTER_FORK = os.environ.get(ENV_TEST_PAUSE) == "1"
 
 def _module_files() -> list[tuple[str, int]]:
     """(file, mtime_ns) of the non-stdlib modules imported so far."""
-    files = []
+    files: list[tuple[str, int]] = []
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
         if name.partition(".")[0] in sys.stdlib_module_names or not isinstance(path, str):
@@ -386,7 +386,7 @@ def read_request(conn: socket.socket) -> Request:
 
     from ...unixsock import peer_credentials
 
-    pid, uid, gid = peer_credentials(conn)
+    pid, uid, _gid = peer_credentials(conn)
     msg, ancdata, flags, _ = conn.recvmsg(_MAX_REQUEST, socket.CMSG_SPACE(4 * INT_SIZE))
     fds: list[int] = []
     for level, kind, data in ancdata:
@@ -404,7 +404,7 @@ def read_request(conn: socket.socket) -> Request:
             raise ValueError(f"malformed request: {len(parts)} fields")
         cwd, umask, limits, count, rest = parts[0], parts[1], parts[2], parts[3], parts[4:]
         n = int(count) if count.isdigit() else -1
-        env = {}
+        env: dict[str, str] = {}
         for item in rest[: max(n, 0)]:
             name, sep, value = item.partition("=")
             if sep:
@@ -480,7 +480,7 @@ def join_cgroups(pid: int) -> None:
             continue
         if mounts is None:
             mounts = _cgroup_mounts()
-        controllers = set(hierarchy.split(",")) if hierarchy else set()
+        controllers = set(hierarchy.split(",")) if hierarchy else set[str]()
         for fstype, options, root, point in mounts:
             if (fstype == "cgroup2") != (not hierarchy) or not controllers <= options:
                 continue
@@ -497,7 +497,7 @@ def join_cgroups(pid: int) -> None:
 
 def _cgroups(pid: str) -> dict[str, str]:
     """hierarchy controllers (``""`` for v2) -> path, from /proc/<pid>/cgroup."""
-    out = {}
+    out: dict[str, str] = {}
     with open(f"/proc/{pid}/cgroup") as f:
         for line in f:
             _, controllers, path = line.rstrip("\n").split(":", 2)
@@ -507,7 +507,7 @@ def _cgroups(pid: str) -> dict[str, str]:
 
 def _cgroup_mounts() -> list[tuple[str, set[str], str, str]]:
     """(fstype, super options, root, mount point) of the cgroup mounts, from mountinfo."""
-    mounts = []
+    mounts: list[tuple[str, set[str], str, str]] = []
     with open("/proc/self/mountinfo") as f:
         for line in f:
             fields = line.split()
