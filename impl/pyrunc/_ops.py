@@ -43,10 +43,10 @@ def exec_spec(spec: bytes, terminal: bool, exec_id: str) -> bytes:
     spec without a terminal, so the request's flag wins over the spec's.
     """
     try:
-        process = json.loads(spec)
+        process: object = json.loads(spec)
     except ValueError as err:
         raise errdefs.InvalidArgument(f"exec {exec_id!r}: process spec is not JSON: {err}") from None
-    if not isinstance(process, dict):
+    if not is_object(process):
         raise errdefs.InvalidArgument(f"exec {exec_id!r}: process spec is not a JSON object")
     if bool(process.get("terminal", False)) == terminal:
         return spec

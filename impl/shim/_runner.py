@@ -288,7 +288,8 @@ def _leave(code: int) -> NoReturn:
     import atexit
 
     try:
-        atexit._run_exitfuncs()
+        # No public API runs the exit handlers without the interpreter's teardown, which is what is skipped.
+        atexit._run_exitfuncs()  # pyright: ignore[reportPrivateUsage]
         sys.stdout.flush()
         sys.stderr.flush()
     except BaseException:

@@ -96,10 +96,11 @@ class Zygote:
         if self._preload is not None:
             self._preload()
         import gc
-        import resource  # noqa: F401  (``take_on`` in every forked shim)
+        import importlib
         import select
         import signal
 
+        importlib.import_module("resource")  # ``take_on`` in every forked shim: imported once, here
         self._watched = _module_files()
         # SIGTERM/SIGINT end the zygote cleanly (socket unlinked, queued requests
         # served). Its shims replace the handlers before unblocking the signals.
