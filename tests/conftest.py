@@ -16,6 +16,12 @@ import pytest
 
 IN_CI = bool(os.environ.get("CI"))
 
+# grpcio's fork support (on by default) runs its fork handlers in every child this process forks.
+# The pywasm child-runner tests fork wasmtime children from the test process itself, standing in for
+# a shim, which never has grpc loaded; once the CRI tests had made grpc calls here, those children died
+# before instantiating their module. Read by grpcio when it is imported, so set before any test module.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 
 def _fail_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
     reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
