@@ -22,7 +22,6 @@ import errno
 import os
 import socket
 import struct
-import tempfile
 
 __all__ = ["Console", "ConsoleError", "ConsoleSocket", "TerminalIO", "resize_pty"]
 
@@ -50,6 +49,8 @@ class ConsoleSocket:
     """
 
     def __init__(self, directory: str | None = None) -> None:
+        import tempfile  # only terminals need it: it would cost every serving shim shutil, bz2, lzma, random
+
         self._dir = tempfile.mkdtemp(prefix="pty", dir=directory)
         self.path: str = os.path.join(self._dir, "pty.sock")
         """The socket's path (for ``--console-socket``)."""
