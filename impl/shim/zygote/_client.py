@@ -206,6 +206,8 @@ class ZygoteClient:
         """
         import _socket
 
+        from ... import unixsock
+
         path = self.path
         if not private_dir(os.path.dirname(path)):
             raise ZygoteUnavailable(f"{os.path.dirname(path)}: missing or not private")
@@ -214,9 +216,8 @@ class ZygoteClient:
         try:
             sock.settimeout(self.timeout)
             sock.connect(path)
-            creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 3 * INT_SIZE)
-            peer = int.from_bytes(creds[:INT_SIZE], sys.byteorder, signed=True)
-            if int.from_bytes(creds[INT_SIZE : 2 * INT_SIZE], sys.byteorder) != os.getuid():
+            peer, peer_uid, _ = unixsock.peer_credentials(sock)
+            if peer_uid != os.getuid():
                 raise ZygoteUnavailable(f"{path}: zygote runs as another user")
             given = os.environ if env is None else env
             own = [f"{k}={given[k]}" for k in PER_SHIM if k in given]
