@@ -7,8 +7,8 @@ process (``ShimOptions`` make the first two cheap: a forked or zygote-made
 serving process, a ``cleanup`` without ``init``). ``init`` returns a
 ``shimtypes.Shim``; the usual one is a ``TaskShim``, which serves the whole
 task API (``ProcessTaskService``: processes by id, states, exits, ``Wait``,
-stdio, rootfs mounts, events in containerd's order, ``impl.errdefs`` mapped
-to ttrpc codes) around the runtime's ``ProcessOps``: how to create, start,
+stdio, rootfs mounts, events in containerd's order, ``impl.errdefs`` kinds
+that the ttrpc server maps to codes) around the runtime's ``ProcessOps``: how to create, start,
 exec, signal and delete a process.
 
 Building blocks, usable on their own: ``open_stdio``/``Stdio`` (containerd's

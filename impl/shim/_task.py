@@ -10,9 +10,9 @@ is held back until TaskStart is published, so TaskStart always precedes
 TaskExit. Events go out in containerd's order with the fields it expects
 (TaskExit's ``id`` is the container id for the init process).
 
-Errors are mapped to ttrpc codes here, once, for every method:
-``impl.errdefs`` kinds to their codes (``errdefs.code_of``), anything else
-to UNKNOWN.
+Methods raise ``impl.errdefs`` kinds; the ttrpc server maps them (and OS
+errors) to codes with ``errdefs.code_of``, as for every other service.
+Every method checks its request's ids first (``_ids_checked``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from impl import errdefs
-from impl.ttrpc import TTRPCError
 from shimtypes.pb import task_events_pb2 as events
 from shimtypes.pb import task_pb2 as task
 from shimtypes.pb import task_types_pb2 as types
@@ -83,10 +82,10 @@ def _timestamp(t: float | None) -> Timestamp | None:
     return ts
 
 
-def _boundary(
+def _ids_checked(
     method: Callable[Concatenate[ProcessTaskService, _P], Coroutine[Any, Any, _R]],
 ) -> Callable[Concatenate[ProcessTaskService, _P], CoroutineType[Any, Any, _R]]:
-    """Map whatever a call raised to one ttrpc status (``errdefs.code_of``), with its message.
+    """Check the request's ids before the method sees them (``errdefs.InvalidArgument`` if hostile).
 
     Typed as returning ``CoroutineType``, what an ``async def`` is to pyright,
     so the service is a ``shimtypes.TaskService`` to mypy and pyright alike.
@@ -97,23 +96,17 @@ def _boundary(
 
     @functools.wraps(method)
     async def call(self: ProcessTaskService, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            request = args[0] if args else None
-            id = getattr(request, "id", "")
-            if id or not id_optional:
-                validate_id(id, f"{name}: id")
-            exec_id = getattr(request, "exec_id", "")
-            if exec_id:
-                validate_id(exec_id, f"{name}: exec id")
-            return await method(self, *args, **kwargs)
-        except TTRPCError:
-            raise
-        except Exception as exc:
-            code = errdefs.code_of(exc)
-            if code == errdefs.Unknown.code and not isinstance(exc, errdefs.Error):
-                log.debug("%s failed", method.__name__, exc_info=True)
-            raise TTRPCError(code, str(exc) or type(exc).__name__) from None
+        request = args[0] if args else None
+        id = getattr(request, "id", "")
+        if id or not id_optional:
+            validate_id(id, f"{name}: id")
+        exec_id = getattr(request, "exec_id", "")
+        if exec_id:
+            validate_id(exec_id, f"{name}: exec id")
+        return await method(self, *args, **kwargs)
 
+    # Sound: ``call`` is an ``async def``, so it returns a CoroutineType; mypy
+    # types it as returning the wider ``Coroutine``.
     return cast("Callable[Concatenate[ProcessTaskService, _P], CoroutineType[Any, Any, _R]]", call)
 
 
@@ -323,7 +316,7 @@ class ProcessTaskService:
 
     # -- lifecycle ----------------------------------------------------------------
 
-    @_boundary
+    @_ids_checked
     async def create(self, request: task.CreateTaskRequest, /) -> task.CreateTaskResponse:
         """Create the init process: mount the rootfs, open stdio, ``ops.create``; publishes TaskCreate."""
         if request.id in self._containers:
@@ -400,7 +393,7 @@ class ProcessTaskService:
         await self._claim_early_exit(rec)
         return task.CreateTaskResponse(pid=proc.pid)
 
-    @_boundary
+    @_ids_checked
     async def start(self, request: task.StartRequest, /) -> task.StartResponse:
         """Start the init process (TaskStart) or an exec (``ops.exec``; TaskExecStarted)."""
         rec = self._record(request.id, request.exec_id)
@@ -446,12 +439,12 @@ class ProcessTaskService:
         await self._claim_early_exit(rec)
         return task.StartResponse(pid=proc.pid)
 
-    @_boundary
+    @_ids_checked
     async def exec(self, request: task.ExecProcessRequest, /) -> Empty:
         """Add an exec process (its OCI process spec); publishes TaskExecAdded."""
         init = self._record(request.id)
         container = self._container(request.id)
-        if not request.exec_id:  # a non-empty one was validated with every id (_boundary)
+        if not request.exec_id:  # a non-empty one was validated with every id (_ids_checked)
             raise errdefs.InvalidArgument(f"exec in {request.id!r}: exec id must not be empty")
         for field in ("stdin", "stdout", "stderr"):
             validate_stdio(getattr(request, field), f"exec {request.exec_id!r}: {field}")
@@ -478,7 +471,7 @@ class ProcessTaskService:
         )
         return Empty()
 
-    @_boundary
+    @_ids_checked
     async def delete(self, request: task.DeleteRequest, /) -> task.DeleteResponse:
         """Delete a stopped or never-started process; for init also the mounts and every exec (TaskDelete)."""
         rec = self._record(request.id, request.exec_id)
@@ -537,7 +530,7 @@ class ProcessTaskService:
 
     # -- queries and signals ------------------------------------------------------
 
-    @_boundary
+    @_ids_checked
     async def state(self, request: task.StateRequest, /) -> task.StateResponse:
         """The process's ``State``: status, pid, stdio, exit status and time."""
         proc = self._record(request.id, request.exec_id).process
@@ -555,7 +548,7 @@ class ProcessTaskService:
             exec_id=proc.exec_id,
         )
 
-    @_boundary
+    @_ids_checked
     async def wait(self, request: task.WaitRequest, /) -> task.WaitResponse:
         """Block until the process exits; its exit status and time."""
         rec = self._record(request.id, request.exec_id)
@@ -563,7 +556,7 @@ class ProcessTaskService:
         proc = rec.process
         return task.WaitResponse(exit_status=proc.exit_status, exited_at=_timestamp(proc.exited_at))
 
-    @_boundary
+    @_ids_checked
     async def kill(self, request: task.KillRequest, /) -> Empty:
         """Signal a process through ``ops.kill``; NOT_FOUND once it has exited (but ``all`` on the init still signals)."""
         rec = self._record(request.id, request.exec_id)
@@ -590,7 +583,7 @@ class ProcessTaskService:
                 await self._release_held_exit(rec)
         return Empty()
 
-    @_boundary
+    @_ids_checked
     async def pids(self, request: task.PidsRequest, /) -> task.PidsResponse:
         """The container's pids (``SupportsPids``, else none), always with the init process's.
 
@@ -605,13 +598,13 @@ class ProcessTaskService:
             pids.insert(0, init.pid)
         return task.PidsResponse(processes=[types.ProcessInfo(pid=p) for p in pids])
 
-    @_boundary
+    @_ids_checked
     async def connect(self, request: task.ConnectRequest, /) -> task.ConnectResponse:
         """The shim's pid and the init process's of ``request.id``."""
         init = self._init(request.id)
         return task.ConnectResponse(shim_pid=os.getpid(), task_pid=init.process.pid if init else 0)
 
-    @_boundary
+    @_ids_checked
     async def shutdown(self, request: task.ShutdownRequest, /) -> Empty:
         """Stop serving once no task is left (containerd asks again after Delete)."""
         if self._containers:
@@ -621,7 +614,7 @@ class ProcessTaskService:
         self._shutdown()
         return Empty()
 
-    @_boundary
+    @_ids_checked
     async def close_io(self, request: task.CloseIORequest, /) -> Empty:
         """Close the process's stdin (``CloseIO``)."""
         proc = self._record(request.id, request.exec_id).process
@@ -629,7 +622,7 @@ class ProcessTaskService:
             proc.io.close_stdin()
         return Empty()
 
-    @_boundary
+    @_ids_checked
     async def resize_pty(self, request: task.ResizePtyRequest, /) -> Empty:
         """Resize the console of a terminal process (``ConsoleIO``); a no-op without one."""
         proc = self._record(request.id, request.exec_id).process
@@ -639,7 +632,7 @@ class ProcessTaskService:
 
     # -- optional -----------------------------------------------------------------
 
-    @_boundary
+    @_ids_checked
     async def pause(self, request: task.PauseRequest, /) -> Empty:
         """Pause the container (``SupportsPause``); publishes TaskPaused."""
         if not isinstance(self.ops, SupportsPause):
@@ -652,7 +645,7 @@ class ProcessTaskService:
         await self.publish("/tasks/paused", events.TaskPaused(container_id=init.container_id))
         return Empty()
 
-    @_boundary
+    @_ids_checked
     async def resume(self, request: task.ResumeRequest, /) -> Empty:
         """Resume the paused container (``SupportsPause``); publishes TaskResumed."""
         if not isinstance(self.ops, SupportsPause):
@@ -665,12 +658,12 @@ class ProcessTaskService:
         await self.publish("/tasks/resumed", events.TaskResumed(container_id=init.container_id))
         return Empty()
 
-    @_boundary
+    @_ids_checked
     async def checkpoint(self, request: task.CheckpointTaskRequest, /) -> Empty:
         """Not supported by the SDK: UNIMPLEMENTED."""
         raise errdefs.NotImplemented("checkpoint is not supported by this runtime")
 
-    @_boundary
+    @_ids_checked
     async def update(self, request: task.UpdateTaskRequest, /) -> Empty:
         """Update the container's resources (``SupportsUpdate``)."""
         if not isinstance(self.ops, SupportsUpdate):
@@ -679,7 +672,7 @@ class ProcessTaskService:
         await self.ops.update(init, request.resources, dict(request.annotations))
         return Empty()
 
-    @_boundary
+    @_ids_checked
     async def stats(self, request: task.StatsRequest, /) -> task.StatsResponse:
         """The container's metrics (``SupportsStats``)."""
         if not isinstance(self.ops, SupportsStats):

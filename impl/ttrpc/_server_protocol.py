@@ -418,9 +418,12 @@ class ServerProtocol(FrameProtocol):
             return conn.send_error(sid, Code.CANCELLED, "context canceled")
         if not isinstance(exc, Exception):
             raise exc
-        if isinstance(exc, errdefs.Error):  # a domain error: its code, as containerd's errdefs.ToGRPC
-            return conn.send_error(sid, errdefs.code_of(exc), str(exc) or type(exc).__name__)
-        return self._unknown(sid, ctx, exc)
+        # The one exception -> code table (errdefs kinds, and OS errors as Go
+        # ttrpc's convertCode maps them); only what it cannot name is logged.
+        code = errdefs.code_of(exc)
+        if code == Code.UNKNOWN and not isinstance(exc, errdefs.Error):
+            return self._unknown(sid, ctx, exc)
+        return conn.send_error(sid, code, str(exc) or type(exc).__name__)
 
     # StreamSink: what a ServerStream writes through ----------------------
 

@@ -169,7 +169,8 @@ def test_odd_handler_outcomes(sock_dir: str) -> None:
                 return info.value.wire_code, info.value.message
 
             assert await status("Cancel") == (Code.CANCELLED, "context canceled")
-            assert await status("Timeout") == (Code.UNKNOWN, "backend slow")
+            # Not this call's deadline: the handler's own timeout, as Go's convertCode maps context.DeadlineExceeded.
+            assert await status("Timeout") == (Code.DEADLINE_EXCEEDED, "backend slow")
             code, msg = await status("Wrong")
             assert code == Code.UNKNOWN and msg == "ttrpc: handler edge.Svc/Wrong returned str, not bytes"
             assert await client.call(SVC, "Bytearray", b"") == b"ba"
@@ -184,7 +185,8 @@ def test_odd_handler_outcomes(sock_dir: str) -> None:
 
 
 def test_errdefs_errors_map_to_their_codes_at_the_boundary(sock_dir: str) -> None:
-    """A handler raising an ``impl.errdefs`` kind answers its code; other exceptions stay UNKNOWN."""
+    """A handler's exception answers ``errdefs.code_of``'s code: an ``impl.errdefs`` kind its own,
+    an OS error as Go ttrpc's ``convertCode`` maps it, anything else UNKNOWN."""
     from impl import errdefs
 
     async def missing(ctx: TTRPCMethodContext, payload: bytes) -> bytes:
@@ -196,9 +198,21 @@ def test_errdefs_errors_map_to_their_codes_at_the_boundary(sock_dir: str) -> Non
     async def plain(ctx: TTRPCMethodContext, payload: bytes) -> bytes:
         raise FileNotFoundError("not a domain error")
 
+    async def denied(ctx: TTRPCMethodContext, payload: bytes) -> bytes:
+        raise PermissionError(13, "Permission denied", "/x")
+
+    async def bug(ctx: TTRPCMethodContext, payload: bytes) -> bytes:
+        raise ValueError("a bug")
+
     async def main() -> None:
         path = sock_path(sock_dir)
-        methods: dict[str, TTRPCMethod] = {"Missing": missing, "Conflict": conflict, "Plain": plain}
+        methods: dict[str, TTRPCMethod] = {
+            "Missing": missing,
+            "Conflict": conflict,
+            "Plain": plain,
+            "Denied": denied,
+            "Bug": bug,
+        }
         async with serving({SVC: methods}, path):
             client = await Client.connect(path)
             got = []
@@ -209,7 +223,9 @@ def test_errdefs_errors_map_to_their_codes_at_the_boundary(sock_dir: str) -> Non
             assert got == [
                 (Code.NOT_FOUND, "container 'c1'"),
                 (Code.ALREADY_EXISTS, "AlreadyExists"),
-                (Code.UNKNOWN, "not a domain error"),
+                (Code.NOT_FOUND, "not a domain error"),
+                (Code.PERMISSION_DENIED, "[Errno 13] Permission denied: '/x'"),
+                (Code.UNKNOWN, "a bug"),
             ]
             await client.close()
 
