@@ -8,8 +8,8 @@ return the address. The child's stdio is ``/dev/null``: containerd reads
 containerd. ``posix_spawn`` rather than ``subprocess`` keeps the start path
 light. The child is re-executed (``exec``), forked from this process
 (``fork``: saves the interpreter start and the start imports), or forked by
-the program's pre-imported zygote (``zygote``: also saves the ~150 ms of
-importing the serving path); see ``ShimOptions``.
+the program's pre-imported zygote (``zygote``: also saves importing the
+serving path, the largest fixed cost; README's shim bench); see ``ShimOptions``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from shimtypes._shim import StartOpts
 else:
-    import _signal  # ``signal`` itself imports enum: ~5 ms of the start path
+    import _signal  # ``signal`` itself imports enum, a large share of the start path's imports
 
 __all__ = ["ADDRESS_FILE", "GROUP_ANNOTATIONS", "adjust_oom_score", "group_of", "start_serving", "start_serving_shim"]
 

@@ -1,7 +1,7 @@
 """A fork server ("zygote") for serving shims: a new shim costs a fork, not an interpreter.
 
 Re-executing the shim for every container means a fresh interpreter that
-imports asyncio, protobuf, ttrpc and the loader (~150 ms) while containerd
+imports asyncio, protobuf, ttrpc and the loader while containerd
 waits for its first call. A zygote is a pre-imported, idle process per
 (uid, program, environment); ``start`` hands it the bound listener over
 SCM_RIGHTS with the serve flags and the bundle (``ZygoteClient.request``), and

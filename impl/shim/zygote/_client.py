@@ -2,7 +2,7 @@
 
 Runs in the cheapest process of all, so only ``os``, ``sys``, ``_socket``
 and ``_sha256`` (no ``typing``, ``socket`` or ``hashlib``: their enums and
-OpenSSL cost milliseconds).
+OpenSSL would be most of its start-up).
 """
 
 from __future__ import annotations

@@ -333,7 +333,7 @@ def _module_files() -> list[tuple[str, int]]:
 
 
 def _trim_heap() -> None:
-    """Hand free heap pages back (malloc_trim): every forked shim would map them (~0.3 MiB)."""
+    """Hand free heap pages back (malloc_trim): otherwise every forked shim maps them too."""
     import ctypes
 
     try:
