@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -30,21 +32,35 @@ def test_committed_pb_modules_match_protos(tmp_path: Path) -> None:
 TTRPC_PROTOS = ("task", "events", "introspection", "version")
 """The .proto files whose services are served or called over ttrpc (as scripts/regen-protos lists them)."""
 
+GRPC_PROTOS = ("introspection", "events_service", "version")
+"""The .proto files whose services the host serves over gRPC with generated helpers (scripts/regen-protos)."""
 
-def test_committed_ttrpc_bindings_match_protos(tmp_path: Path) -> None:
+
+@pytest.mark.parametrize(
+    ("variable", "protos", "option", "committed", "suffix"),
+    [
+        ("TTRPC_PROTOS", TTRPC_PROTOS, None, "impl/ttrpc/_bindings", "_ttrpc.py"),
+        ("GRPC_PROTOS", GRPC_PROTOS, "grpc", "impl/server/_bindings", "_grpc.py"),
+    ],
+    ids=["ttrpc", "grpc"],
+)
+def test_committed_bindings_match_protos(
+    tmp_path: Path, variable: str, protos: tuple[str, ...], option: str | None, committed: str, suffix: str
+) -> None:
     regen = (ROOT / "scripts/regen-protos").read_text()
-    assert f'TTRPC_PROTOS="{" ".join(TTRPC_PROTOS)}"' in regen, "keep this list in step with scripts/regen-protos"
+    assert f'{variable}="{" ".join(protos)}"' in regen, "keep this list in step with scripts/regen-protos"
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     subprocess.run(
         [sys.executable, "-m", "grpc_tools.protoc", f"-I{ROOT / 'proto'}",
          f"--plugin=protoc-gen-ttrpcpy={ROOT / 'scripts/protoc-gen-ttrpcpy'}", f"--ttrpcpy_out={tmp_path}",
-         *(str(ROOT / f"proto/shimtypes/pb/{name}.proto") for name in TTRPC_PROTOS)],
+         *([f"--ttrpcpy_opt={option}"] if option else []),
+         *(str(ROOT / f"proto/shimtypes/pb/{name}.proto") for name in protos)],
         check=True, env=env, capture_output=True,
     )
-    bindings = ROOT / "impl/ttrpc/_bindings"
+    bindings = ROOT / committed
     generated = sorted(p.name for p in tmp_path.iterdir())
-    assert generated == sorted(f"{name}_ttrpc.py" for name in TTRPC_PROTOS)
-    assert generated == sorted(p.name for p in bindings.glob("*_ttrpc.py")), "run scripts/regen-protos"
+    assert generated == sorted(f"{name}{suffix}" for name in protos)
+    assert generated == sorted(p.name for p in bindings.glob(f"*{suffix}")), "run scripts/regen-protos"
     for name in generated:
         fresh = (tmp_path / name).read_text()
         assert fresh == (bindings / name).read_text(), f"{name} is stale: run scripts/regen-protos"
@@ -80,6 +96,24 @@ def test_protoc_plugin_refuses_streaming_methods(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "containerd.services.events.v1.Events/Subscribe streams" in result.stderr
+
+
+def test_grpc_bindings_refuse_client_streaming(tmp_path: Path) -> None:
+    """gRPC helpers cover unary and server-streaming methods; anything else is an error naming it."""
+    (tmp_path / "proto").mkdir()
+    (tmp_path / "proto/up.proto").write_text(
+        'syntax = "proto3";\npackage t.v1;\nmessage M {}\nservice Up {\n  rpc Send(stream M) returns (M);\n}\n'
+    )
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    result = subprocess.run(
+        [sys.executable, "-m", "grpc_tools.protoc", f"-I{tmp_path / 'proto'}",
+         f"--plugin=protoc-gen-ttrpcpy={ROOT / 'scripts/protoc-gen-ttrpcpy'}", f"--ttrpcpy_out={tmp_path}",
+         "--ttrpcpy_opt=grpc", str(tmp_path / "proto/up.proto")],
+        env=env, capture_output=True, text=True,
+    )
+    assert result.returncode != 0
+    assert "t.v1.Up/Send streams from the client" in result.stderr
+    assert not list(tmp_path.glob("*.py"))
 
 
 def test_generated_service_names_agree_with_the_hand_written_constants() -> None:

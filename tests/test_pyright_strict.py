@@ -1,4 +1,5 @@
-"""The runtimes (impl/pyrunc, impl/pywasm) and their SDK (impl/shim) under pyright strict.
+"""The runtimes (impl/pyrunc, impl/pywasm), their SDK (impl/shim) and the host's generated gRPC bindings
+and the built-ins that use them, under pyright strict.
 
 mypy --strict covers them through mypy.ini; this is the second checker. One
 pyright run over all of them (one start-up, shared analysis of the SDK).
@@ -16,7 +17,17 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-CHECKED = ("impl/pyrunc", "impl/pywasm", "impl/shim", "impl/_jsonvalue.py")
+CHECKED = (
+    "impl/pyrunc",
+    "impl/pywasm",
+    "impl/shim",
+    "impl/_jsonvalue.py",
+    "impl/server/_bindings",
+    "impl/server/_grpc_methods.py",
+    "impl/server/_builtins/_events.py",
+    "impl/server/_builtins/_introspection.py",
+    "impl/server/_builtins/_version.py",
+)
 
 pytestmark = pytest.mark.typing
 

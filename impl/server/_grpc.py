@@ -1,7 +1,7 @@
 """The host's gRPC servers (grpcio is an optional extra: imported only to serve).
 
-Plugins bring their own handlers (the built-ins write theirs with grpcio's
-generic handler API); this module only builds servers and records names.
+Plugins bring their own handlers (the built-ins register theirs with the
+generated helpers in ``_bindings``); this module only builds servers and records names.
 """
 
 from __future__ import annotations

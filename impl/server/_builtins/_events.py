@@ -10,7 +10,7 @@ Publish/Forward/Subscribe for clients such as ``ctr events``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 from google.protobuf.empty_pb2 import Empty
 
@@ -20,12 +20,15 @@ from shimtypes import EVENT_PLUGIN, GRPC_PLUGIN, GRPCServer, TTRPCServer
 from shimtypes.pb import events_service_pb2 as epb
 from shimtypes.pb.events_pb2 import Envelope, ForwardRequest
 
-from .._status import abort_grpc
+from .._bindings.events_service_grpc import EVENTS_NAME
 from ._exchange import Exchange, ExchangeClosed
+
+if TYPE_CHECKING:
+    from grpc import aio
 
 __all__ = ["EVENTS_GRPC_SERVICE", "EventsService", "events_registrations"]
 
-EVENTS_GRPC_SERVICE = "containerd.services.events.v1.Events"
+EVENTS_GRPC_SERVICE: Final = EVENTS_NAME
 NAMESPACE_HEADER = "containerd-namespace"
 
 
@@ -46,73 +49,52 @@ class EventsService:
         register_events_service(server, self)
 
     def register(self, server: GRPCServer, /) -> None:
-        import grpc
+        from .._bindings.events_service_grpc import add_events
 
-        exchange = self.exchange
-
-        async def dispatch(env: Envelope, context: Any) -> Empty:
-            try:
-                exchange.dispatch(env)
-            except errdefs.Error as exc:
-                await abort_grpc(context, exc)
-            return Empty()
-
-        async def publish(request: epb.PublishRequest, context: Any) -> Empty:
-            ns = _namespace(context)
-            if not ns:
-                await abort_grpc(context, errdefs.FailedPrecondition("namespace is required"))
-            env = Envelope(namespace=ns, topic=request.topic)
-            env.timestamp.GetCurrentTime()
-            env.event.CopyFrom(request.event)
-            return await dispatch(env, context)
-
-        async def forward(request: epb.ForwardRequest, context: Any) -> Empty:
-            return await dispatch(Envelope.FromString(request.envelope.SerializeToString()), context)
-
-        async def subscribe(request: epb.SubscribeRequest, context: Any) -> AsyncIterator[epb.Envelope]:
-            try:
-                sub = exchange.subscribe(*request.filters)
-            except errdefs.Error as exc:
-                await abort_grpc(context, exc)
-            try:
-                # Headers go out only once the subscription exists: a client that
-                # awaits initial_metadata() knows it will see later events.
-                await context.send_initial_metadata(())
-                while True:
-                    try:
-                        env = await sub.next_envelope()
-                    except ExchangeClosed:
-                        return
-                    except errdefs.Error as exc:  # SubscriberOverflow
-                        await abort_grpc(context, exc)
-                    yield epb.Envelope.FromString(env.SerializeToString())
-            finally:
-                sub.close()
-
-        handler = grpc.method_handlers_generic_handler(
-            EVENTS_GRPC_SERVICE,
-            {
-                "Publish": grpc.unary_unary_rpc_method_handler(
-                    publish,
-                    request_deserializer=epb.PublishRequest.FromString,
-                    response_serializer=Empty.SerializeToString,
-                ),
-                "Forward": grpc.unary_unary_rpc_method_handler(
-                    forward,
-                    request_deserializer=epb.ForwardRequest.FromString,
-                    response_serializer=Empty.SerializeToString,
-                ),
-                "Subscribe": grpc.unary_stream_rpc_method_handler(
-                    subscribe,
-                    request_deserializer=epb.SubscribeRequest.FromString,
-                    response_serializer=epb.Envelope.SerializeToString,
-                ),
-            },
-        )
-        server.add_generic_rpc_handlers((handler,))
+        add_events(server, _EventsGRPC(self.exchange))
 
 
-def _namespace(context: Any) -> str:
+class _EventsGRPC:
+    """The gRPC Events API over the exchange; its ``errdefs`` errors are mapped by the binding."""
+
+    __slots__ = ("_exchange",)
+
+    def __init__(self, exchange: Exchange) -> None:
+        self._exchange = exchange
+
+    async def publish(self, request: epb.PublishRequest, context: aio.ServicerContext[Any, Any], /) -> Empty:
+        ns = _namespace(context)
+        if not ns:
+            raise errdefs.FailedPrecondition("namespace is required")
+        env = Envelope(namespace=ns, topic=request.topic)
+        env.timestamp.GetCurrentTime()
+        env.event.CopyFrom(request.event)
+        self._exchange.dispatch(env)
+        return Empty()
+
+    async def forward(self, request: epb.ForwardRequest, context: object, /) -> Empty:
+        self._exchange.dispatch(Envelope.FromString(request.envelope.SerializeToString()))
+        return Empty()
+
+    async def subscribe(
+        self, request: epb.SubscribeRequest, context: aio.ServicerContext[Any, Any], /
+    ) -> AsyncIterator[epb.Envelope]:
+        sub = self._exchange.subscribe(*request.filters)
+        try:
+            # Headers go out only once the subscription exists: a client that
+            # awaits initial_metadata() knows it will see later events.
+            await context.send_initial_metadata(())
+            while True:
+                try:
+                    env = await sub.next_envelope()
+                except ExchangeClosed:
+                    return
+                yield epb.Envelope.FromString(env.SerializeToString())
+        finally:
+            sub.close()
+
+
+def _namespace(context: aio.ServicerContext[Any, Any]) -> str:
     for key, value in context.invocation_metadata() or ():
         if key == NAMESPACE_HEADER and isinstance(value, str):
             return value

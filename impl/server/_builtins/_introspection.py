@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import uuid as uuidlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from google.protobuf.empty_pb2 import Empty
 
@@ -19,7 +19,8 @@ from shimtypes.pb.introspection_pb2 import Plugin as PluginInfo
 from shimtypes.pb.introspection_pb2 import PluginsRequest, PluginsResponse, ServerResponse
 from shimtypes.pb.platform_pb2 import Platform
 
-from ._filters import FilterError, compile_filters
+from .._bindings.introspection_grpc import INTROSPECTION_NAME
+from ._filters import compile_filters
 
 __all__ = [
     "INTROSPECTION_SERVICE",
@@ -31,7 +32,7 @@ __all__ = [
     "status_of",
 ]
 
-INTROSPECTION_SERVICE = "containerd.services.introspection.v1.Introspection"
+INTROSPECTION_SERVICE: Final = INTROSPECTION_NAME
 _UNKNOWN = 2  # gRPC Unknown: what containerd reports for an init error
 
 
@@ -107,46 +108,21 @@ class Introspection:
         return ServerResponse(uuid=self.uuid)
 
     def register(self, server: GRPCServer, /) -> None:
-        import grpc
+        from .._bindings.introspection_grpc import add_introspection
 
-        from .._status import abort_grpc
-
-        async def plugins(request: PluginsRequest, context: Any) -> PluginsResponse:
-            try:
-                return self.plugins(request)
-            except FilterError as exc:
-                await abort_grpc(context, exc)
-
-        async def server_info(request: Empty, context: Any) -> ServerResponse:
-            return self.server()
-
-        handler = grpc.method_handlers_generic_handler(
-            INTROSPECTION_SERVICE,
-            {
-                "Plugins": grpc.unary_unary_rpc_method_handler(
-                    plugins,
-                    request_deserializer=PluginsRequest.FromString,
-                    response_serializer=PluginsResponse.SerializeToString,
-                ),
-                "Server": grpc.unary_unary_rpc_method_handler(
-                    server_info,
-                    request_deserializer=Empty.FromString,
-                    response_serializer=ServerResponse.SerializeToString,
-                ),
-            },
-        )
-        server.add_generic_rpc_handlers((handler,))
+        add_introspection(server, _Answers(self))
 
     def register_ttrpc(self, server: TTRPCServer, /) -> None:
         from impl.ttrpc.services import register_introspection
 
-        register_introspection(server, _IntrospectionTTRPC(self))
+        register_introspection(server, _Answers(self))
 
 
-class _IntrospectionTTRPC:
-    """``Introspection`` as the generated ttrpc binding wants it: async, one request each.
+class _Answers:
+    """``Introspection`` as the generated bindings want it: async, one request each (a gRPC
+    call passes its context, a ttrpc one none).
 
-    A ``FilterError`` is an ``errdefs.InvalidArgument``: the ttrpc server maps it.
+    A ``FilterError`` is an ``errdefs.InvalidArgument``: either server's boundary maps it.
     """
 
     __slots__ = ("_svc",)
@@ -154,10 +130,10 @@ class _IntrospectionTTRPC:
     def __init__(self, svc: Introspection) -> None:
         self._svc = svc
 
-    async def plugins(self, request: PluginsRequest, /) -> PluginsResponse:
+    async def plugins(self, request: PluginsRequest, context: object = None, /) -> PluginsResponse:
         return self._svc.plugins(request)
 
-    async def server(self, request: Empty, /) -> ServerResponse:
+    async def server(self, request: Empty, context: object = None, /) -> ServerResponse:
         return self._svc.server()
 
 

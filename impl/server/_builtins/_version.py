@@ -6,7 +6,7 @@ revision a build recorded (empty when unknown).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from google.protobuf.empty_pb2 import Empty
 
@@ -14,9 +14,11 @@ from impl.plugin import InitContext, Registration
 from shimtypes import GRPC_PLUGIN, GRPCServer, TTRPCServer
 from shimtypes.pb.version_pb2 import VersionResponse
 
+from .._bindings.version_grpc import VERSION_NAME
+
 __all__ = ["VERSION_SERVICE", "VersionService", "version_registration"]
 
-VERSION_SERVICE = "containerd.services.version.v1.Version"
+VERSION_SERVICE: Final = VERSION_NAME
 
 
 def _distribution_version() -> str:
@@ -38,38 +40,25 @@ class VersionService:
         return self.response
 
     def register(self, server: GRPCServer, /) -> None:
-        import grpc
+        from .._bindings.version_grpc import add_version
 
-        async def version(request: Empty, context: Any) -> VersionResponse:
-            return self.response
-
-        handler = grpc.method_handlers_generic_handler(
-            VERSION_SERVICE,
-            {
-                "Version": grpc.unary_unary_rpc_method_handler(
-                    version,
-                    request_deserializer=Empty.FromString,
-                    response_serializer=VersionResponse.SerializeToString,
-                ),
-            },
-        )
-        server.add_generic_rpc_handlers((handler,))
+        add_version(server, _Answers(self))
 
     def register_ttrpc(self, server: TTRPCServer, /) -> None:
         from impl.ttrpc.services import register_version
 
-        register_version(server, _VersionTTRPC(self))
+        register_version(server, _Answers(self))
 
 
-class _VersionTTRPC:
-    """The answer as the generated ttrpc binding wants it."""
+class _Answers:
+    """The answer as the generated bindings want it (a gRPC call passes its context, a ttrpc one none)."""
 
     __slots__ = ("_svc",)
 
     def __init__(self, svc: VersionService) -> None:
         self._svc = svc
 
-    async def version(self, request: Empty, /) -> VersionResponse:
+    async def version(self, request: Empty, context: object = None, /) -> VersionResponse:
         return self._svc.response
 
 
