@@ -57,6 +57,57 @@ def wait_pid_exit(pid: int, timeout: float) -> bool:
         os.close(fd)
 
 
+def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    """Bounded polling, for states no event announces (a socket file appearing, a process stopping)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def proc_state(pid: int) -> str:
+    """The process's state letter (``R``, ``S``, ``T``, ``Z``...), or "gone" once it was reaped."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0].decode()
+    except FileNotFoundError:
+        return "gone"
+
+
+def fd_targets(pid: int) -> set[str]:
+    """What the process's fds above stdio point at (``socket:[inode]``, file paths).
+
+    The process opens and closes descriptors while it runs (a shim still
+    importing opens a file per module): one listed but gone before
+    ``readlink`` is skipped, never taken for the whole process being gone.
+    """
+    targets = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        if int(fd) > 2:
+            try:
+                targets.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+            except FileNotFoundError:
+                pass
+    return targets
+
+
+def listening_pid(path: str) -> int | None:
+    """Who (other than this process) holds the socket bound at ``path``, from /proc: a serving
+    shim is not our child. None if nobody does."""
+    with open("/proc/net/unix") as f:
+        inodes = {f"socket:[{line.split()[6]}]" for line in f.readlines()[1:] if line.split()[7:8] == [path]}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        if int(pid) == os.getpid():
+            continue
+        try:
+            held = fd_targets(int(pid))
+        except OSError:  # gone, or not ours to read
+            continue
+        if held & inodes:
+            return int(pid)
+    return None
+
+
 def sock_path(address: str) -> str:
     """The socket file of a ``unix://`` address."""
     assert address.startswith("unix://")

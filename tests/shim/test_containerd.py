@@ -27,7 +27,7 @@ from impl.shim._publisher import RemotePublisher, pack_event
 from shimtypes.pb.events_pb2 import Envelope
 from shimtypes.pb.task_events_pb2 import TaskCreate, TaskExit, TaskOOM, TaskStart
 
-from .conftest import REPO, SHIMPROG, wait_pid_exit
+from .conftest import REPO, SHIMPROG, listening_pid, wait_pid_exit
 
 pytestmark = pytest.mark.e2e
 
@@ -167,24 +167,6 @@ def test_ctr_events_decodes_what_the_publisher_sends(containerd: Containerd) -> 
     assert not any("prefixed" in line for line in got)
 
 
-def _pid_listening(path: str) -> int | None:
-    """Who listens on a unix socket path, from /proc (the shim is not our child)."""
-    inodes = set()
-    with open("/proc/net/unix") as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            if len(fields) >= 8 and fields[7] == path:
-                inodes.add(f"socket:[{fields[6]}]")
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-            if any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in fds):
-                return int(pid)
-        except OSError:
-            continue
-    return None
-
-
 def test_containerd_drives_the_test_shim(containerd: Containerd) -> None:
     """start, ttrpc, events, Shutdown and delete, all as containerd 1.6 does them."""
     cid = f"shimtest-{uuid.uuid4().hex[:10]}"
@@ -200,7 +182,7 @@ def test_containerd_drives_the_test_shim(containerd: Containerd) -> None:
         assert run.returncode == 0, run.stderr
         digest = hashlib.sha256(f"{containerd.address}/default/{cid}".encode()).hexdigest()
         sock = f"/run/containerd/s/{digest}"
-        pid = _pid_listening(sock)
+        pid = listening_pid(sock)
         assert pid is not None, "no shim listens on the conventional address"
         ls = subprocess.run(containerd.ctr("task", "ls"), capture_output=True, text=True, timeout=30, check=True)
         assert any(line.split()[:1] == [cid] and "RUNNING" in line for line in ls.stdout.splitlines()), ls.stdout

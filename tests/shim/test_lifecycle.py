@@ -28,7 +28,7 @@ from shimtypes.pb.task_pb2 import (
     WaitRequest,
 )
 
-from .conftest import SHIMPROG, Bundle, EventsSink, LogReader, connect, sock_path, terminate, wait_pid_exit
+from .conftest import SHIMPROG, Bundle, EventsSink, LogReader, connect, listening_pid, sock_path, terminate, wait_pid_exit
 
 RUNTIME_ID = "io.containerd.shimtest.v1"
 LOGRUS_LINE = re.compile(
@@ -327,24 +327,10 @@ def test_serve_on_socket_flag(bundle: Bundle, log_reader: LogReader, sig: signal
     assert not os.path.exists(path)
 
 
-def _listening_pid(path: str) -> int:
-    """Who listens on a unix socket path, from /proc (the serving shim is not our child)."""
-    with open("/proc/net/unix") as f:
-        inodes = {f"socket:[{line.split()[6]}]" for line in f.readlines()[1:] if line.split()[7:8] == [path]}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        if int(pid) == os.getpid():
-            continue
-        try:
-            if any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in os.listdir(f"/proc/{pid}/fd")):
-                return int(pid)
-        except OSError:
-            continue
-    raise AssertionError(f"nobody listens on {path}")
-
-
 def test_sigterm_during_start_up_still_cleans_up(bundle: Bundle, log_reader: LogReader) -> None:
     address = bundle.start()
-    pid = _listening_pid(sock_path(address))
+    pid = listening_pid(sock_path(address))
+    assert pid is not None, f"nobody listens on {address}"
     os.kill(pid, signal.SIGTERM)  # most likely while it is still importing
     lines = log_reader.read_until_eof()
     assert wait_pid_exit(pid, 15)

@@ -198,7 +198,9 @@ def test_close_is_bounded_when_containerd_never_answers(sock_dir: str) -> None:
         return pub, time.monotonic() - began
 
     pub, took = asyncio.run(go())
-    assert took < 2.0
+    # Unbounded, close would wait for containerd for ever; the margin over close_timeout is
+    # for a loaded shared machine, not a speed claim.
+    assert took < 10.0
     assert (pub.forwarded, pub.dropped) == (0, 1)
 
 

@@ -30,15 +30,7 @@ from impl.shim import socket_address, socket_path
 from impl.shim.zygote import ENV_IDLE, REPLY_TIMEOUT, zygote_path
 from impl.shim.zygote._server import ENV_TEST_PAUSE
 
-from .conftest import SHIMPROG, Bundle, connect, terminate, wait_pid_exit
-
-
-def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    """Bounded polling, for states no event announces (a socket file appearing, a process stopping)."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
+from .conftest import SHIMPROG, Bundle, connect, proc_state, terminate, wait_pid_exit, wait_until
 
 
 def shims_of(id: str) -> set[int]:
@@ -58,14 +50,6 @@ def shims_of(id: str) -> set[int]:
         if want in cmdline and b" start" not in cmdline.replace(b"\0", b" ") and state != b"Z":
             found.add(int(entry))
     return found
-
-
-def proc_state(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0].decode()
-    except FileNotFoundError:
-        return "gone"
 
 
 def zygote_pid(path: str) -> int:

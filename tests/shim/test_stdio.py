@@ -18,6 +18,23 @@ import pytest
 from impl.shim import ProcessIO, Stdio, open_stdio
 
 
+def _stdio_fds() -> set[tuple[int, str]]:
+    """This process's fds that ``open_stdio`` could have opened: /dev/null, FIFOs' paths, pipes.
+
+    Not every fd: the test process has other threads (grpcio's, from earlier
+    tests) that may open a socket or an eventfd between two listings.
+    """
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except FileNotFoundError:  # closed since the listing (the listing's own fd among them)
+            continue
+        if target == os.devnull or target.startswith(("/", "pipe:")):
+            found.add((int(fd), target))
+    return found
+
+
 def _read_until_eof(fd: int) -> bytes:
     os.set_blocking(fd, True)
     chunks = []
@@ -154,10 +171,10 @@ def test_file_uri_appends_to_a_log_file_and_empty_is_dev_null(tmp_path: Path) ->
 @pytest.mark.parametrize("uri", ["binary:///usr/bin/logger?x=1", "fifo://nowhere"])
 def test_unsupported_uri_is_refused_naming_it(uri: str) -> None:
     async def main() -> None:
-        before = set(os.listdir("/proc/self/fd"))
+        before = _stdio_fds()
         with pytest.raises(OSError, match="unsupported stdio URI"):
             open_stdio(asyncio.get_running_loop(), "", uri, "")
-        assert set(os.listdir("/proc/self/fd")) <= before, "nothing opened is left open"
+        assert _stdio_fds() <= before, "nothing opened is left open"
 
     asyncio.run(main())
 
@@ -165,12 +182,12 @@ def test_unsupported_uri_is_refused_naming_it(uri: str) -> None:
 def test_missing_fifo_fails_and_leaks_nothing() -> None:
     async def main() -> None:
         with tempfile.TemporaryDirectory(prefix="shim-fifo-") as tmp:
-            before = set(os.listdir("/proc/self/fd"))
+            before = _stdio_fds()
             with pytest.raises(FileNotFoundError):
                 open_stdio(asyncio.get_running_loop(), os.path.join(tmp, "no-stdin"), "", "")
             with pytest.raises(FileNotFoundError):
                 open_stdio(asyncio.get_running_loop(), "", "", os.path.join(tmp, "no-stderr"))
-            assert set(os.listdir("/proc/self/fd")) <= before
+            assert _stdio_fds() <= before
 
     asyncio.run(main())
 

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from impl.shim.zygote import ENV_IDLE, ENV_SOCKET, ZygoteClient, ZygoteUnavailab
 from impl.ttrpc import ClientConnection
 from shimtypes.pb.task_pb2 import ConnectRequest
 
-from .conftest import SHIMPROG, Bundle, connect, terminate
+from .conftest import SHIMPROG, Bundle, connect, terminate, wait_until
 
 TASK_SERVICE = "containerd.task.v2.Task"
 
@@ -88,15 +88,6 @@ def drop_to(user: OtherUser) -> str:
     return f"import os, socket, sys\nos.setgroups([])\nos.setgid({user.gid})\nos.setuid({user.uid})\n"
 
 
-def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
-
-
 @pytest.fixture
 def zygote(bundle: Bundle) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A real zygote (the test shim program) on a private directory of its own."""
@@ -111,7 +102,7 @@ def zygote(bundle: Bundle) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         start_new_session=True,
     )
     try:
-        wait_for(lambda: os.path.exists(path) or proc.poll() is not None, 30, "the zygote socket")
+        wait_until(lambda: os.path.exists(path) or proc.poll() is not None, 30, "the zygote socket")
         assert proc.poll() is None
         yield path, proc
     finally:
