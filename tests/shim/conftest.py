@@ -13,24 +13,27 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from impl.shim import SOCKET_DIR, socket_path
-from impl.ttrpc import Client, Server, TaskClient
+from impl.ttrpc import Client, Code, Server, TaskClient, TTRPCError
 from shimtypes import EVENTS_SERVICE_NAME, TTRPCMethodContext
 from shimtypes.pb.events_pb2 import ForwardRequest
 from shimtypes.pb.task_pb2 import ConnectRequest, ConnectResponse
 
+PYRUNC = os.path.join(os.path.dirname(sys.executable), "containerd-shim-pyrunc-v1")
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 SHIMPROG = HERE / "shimprog.py"
@@ -57,12 +60,34 @@ def wait_pid_exit(pid: int, timeout: float) -> bool:
         os.close(fd)
 
 
+def read_until_eof(fd: int) -> bytes:
+    """Everything written to the pipe or FIFO ``fd`` until its writers close it; closes ``fd``."""
+    os.set_blocking(fd, True)
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
+
 def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
     """Bounded polling, for states no event announces (a socket file appearing, a process stopping)."""
     deadline = time.monotonic() + timeout
     while not cond():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.01)
+
+
+def zygote_pid(path: str) -> int:
+    """The pid of whatever listens on ``path`` (SO_PEERCRED), 0 if nothing."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+        s.settimeout(1)
+        try:
+            s.connect(path)
+        except OSError:
+            return 0
+        pid, _, _ = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+    return int(pid)
 
 
 def proc_state(pid: int) -> str:
@@ -169,6 +194,41 @@ class Bundle:
         proc = self.run(*self.flags(*extra), "start")
         assert proc.returncode == 0, proc.stdout
         return proc.stdout.decode()
+
+
+@contextmanager
+def serving_pyrunc(b: Bundle) -> Iterator[str]:
+    """A real pyrunc shim for ``b``, started as containerd starts it (re-executed, so no zygote is
+    left behind); yields its socket path, SIGTERMs it after."""
+    proc = subprocess.run(
+        [sys.executable, PYRUNC, *b.flags(), "start"],
+        cwd=b.path,
+        env={**b.env, "SHIMTYPES_ZYGOTE": "exec"},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    address = proc.stdout.decode()
+    pid = connect(address, b.id).shim_pid
+    try:
+        yield sock_path(address)
+    finally:
+        terminate(pid)
+
+
+async def statuses(calls: Mapping[str, Awaitable[object]]) -> dict[str, tuple[Code, str]]:
+    """Each call's outcome, in turn: its ``TTRPCError``'s code and message, or ``(OK, "")``."""
+    out: dict[str, tuple[Code, str]] = {}
+    for name, call in calls.items():
+        try:
+            await call
+        except TTRPCError as err:
+            out[name] = (err.code, err.message)
+        else:
+            out[name] = (Code.OK, "")
+    return out
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import asyncio
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from google.protobuf.any_pb2 import Any as AnyPb
@@ -33,7 +32,7 @@ from shimtypes.pb.runc_options_pb2 import Options as RuncOptions
 from shimtypes.pb.runtime_info_pb2 import RuntimeInfo
 from shimtypes.pb.task_pb2 import ConnectRequest, ConnectResponse
 
-from .conftest import Bundle, sock_path, terminate
+from .conftest import PYRUNC, Bundle, sock_path, terminate
 
 IDENT = st.from_regex(r"\A[A-Za-z0-9]{1,8}(?:[._-][A-Za-z0-9]{1,8}){0,3}\Z")
 TEXT = st.text(max_size=40)
@@ -108,7 +107,6 @@ def test_encoders_match_the_protobuf_definitions() -> None:
     assert info.options.type_url == "containerd.runc.v1.Options" and info.options.value == b"\x08\x01"
 
 
-PYRUNC = str(Path(sys.executable).parent / "containerd-shim-pyrunc-v1")
 
 
 def _pyrunc(b: Bundle, *args: str, stdin: bytes = b"", env: dict[str, str] | None = None) -> bytes:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 from collections.abc import Coroutine
 from typing import Any
 
@@ -20,12 +18,10 @@ from hypothesis import strategies as st
 
 from impl import errdefs
 from impl.shim._identifiers import validate_id, validate_path, validate_stdio
-from impl.ttrpc import Client, Code, TaskClient, TTRPCError
+from impl.ttrpc import Client, Code, TaskClient
 from shimtypes.pb import task_pb2 as task
 
-from .conftest import Bundle, connect, sock_path, terminate
-
-PYRUNC = os.path.join(os.path.dirname(sys.executable), "containerd-shim-pyrunc-v1")
+from .conftest import Bundle, serving_pyrunc, statuses
 
 VALID = ["a", "0", "foo", "foo.bar", "foo-bar", "foo_bar", "a.b-c_d", "A9", "x" * 76, "exec-1.2"]
 INVALID = ["", ".", "..", ".foo", "foo.", "foo..bar", "foo.-bar", "-foo", "foo/bar", "../x", "a b",
@@ -81,37 +77,15 @@ async def _codes(path: str, b: Bundle) -> dict[str, Code]:
     calls["create, stdout with NUL"] = t.create(
         task.CreateTaskRequest(id=b.id, bundle=str(b.path), stdout="/tmp/a\0b"), timeout=10
     )
-    out: dict[str, Code] = {}
     try:
-        for name, call in calls.items():
-            try:
-                await call
-            except TTRPCError as err:
-                out[name] = err.code
-            else:
-                out[name] = Code.OK
+        return {name: code for name, (code, _) in (await statuses(calls)).items()}
     finally:
         await client.close()
-    return out
 
 
 def test_hostile_ids_and_paths_are_invalid_argument_on_the_wire(bundle: Bundle) -> None:
-    proc = subprocess.run(
-        [sys.executable, PYRUNC, *bundle.flags(), "start"],
-        cwd=bundle.path,
-        env={**bundle.env, "SHIMTYPES_ZYGOTE": "exec"},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=30,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    address = proc.stdout.decode()
-    pid = connect(address, bundle.id).shim_pid
-    try:
-        got = asyncio.run(_codes(sock_path(address), bundle))
-    finally:
-        terminate(pid)
+    with serving_pyrunc(bundle) as path:
+        got = asyncio.run(_codes(path, bundle))
     expected = {name: Code.INVALID_ARGUMENT for name in got}
     expected["exec, valid id, no task"] = Code.NOT_FOUND
     assert got == expected

@@ -19,7 +19,6 @@ from shimtypes import TASK_SERVICE_NAME
 from shimtypes.pb.task_events_pb2 import TaskCreate, TaskDelete, TaskOOM, TaskStart
 from shimtypes.pb.task_pb2 import (
     ConnectRequest,
-    ConnectResponse,
     CreateTaskRequest,
     DeleteRequest,
     DeleteResponse,

@@ -7,64 +7,38 @@ left behind) and called over its real ttrpc socket; no container is run.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 
-from impl.ttrpc import Client, Code, TaskClient, TTRPCError
+from impl.ttrpc import Client, Code, TaskClient
 from shimtypes.pb import task_pb2 as task
 
-from .conftest import Bundle, connect, sock_path, terminate
-
-PYRUNC = os.path.join(os.path.dirname(sys.executable), "containerd-shim-pyrunc-v1")
+from .conftest import Bundle, serving_pyrunc, statuses
 
 
-async def _codes(path: str, b: Bundle) -> list[tuple[str, Code, str]]:
+async def _codes(path: str, b: Bundle) -> dict[str, tuple[Code, str]]:
     client = await Client.connect(path)
-    out: list[tuple[str, Code, str]] = []
     try:
         t = TaskClient(client)
-        calls = {
-            "create, missing bundle": t.create(task.CreateTaskRequest(id=b.id, bundle=str(b.path / "gone")), timeout=10),
-            "create, no config.json": t.create(task.CreateTaskRequest(id=b.id, bundle=str(b.path)), timeout=10),
-            "create, invalid id": t.create(task.CreateTaskRequest(id="other/x", bundle=str(b.path)), timeout=10),
-            "state, no task": t.state(task.StateRequest(id=b.id), timeout=10),
-            "start, no task": t.start(task.StartRequest(id=b.id), timeout=10),
-            "kill, no task": t.kill(task.KillRequest(id=b.id, signal=9), timeout=10),
-            "pause": t.pause(task.PauseRequest(id=b.id), timeout=10),
-            "stats": t.stats(task.StatsRequest(id=b.id), timeout=10),
-            "checkpoint": t.checkpoint(task.CheckpointTaskRequest(id=b.id), timeout=10),
-        }
-        for name, call in calls.items():
-            try:
-                await call
-            except TTRPCError as err:
-                out.append((name, err.code, err.message))
-            else:
-                out.append((name, Code.OK, ""))
+        return await statuses(
+            {
+                "create, missing bundle": t.create(task.CreateTaskRequest(id=b.id, bundle=str(b.path / "gone")), timeout=10),
+                "create, no config.json": t.create(task.CreateTaskRequest(id=b.id, bundle=str(b.path)), timeout=10),
+                "create, invalid id": t.create(task.CreateTaskRequest(id="other/x", bundle=str(b.path)), timeout=10),
+                "state, no task": t.state(task.StateRequest(id=b.id), timeout=10),
+                "start, no task": t.start(task.StartRequest(id=b.id), timeout=10),
+                "kill, no task": t.kill(task.KillRequest(id=b.id, signal=9), timeout=10),
+                "pause": t.pause(task.PauseRequest(id=b.id), timeout=10),
+                "stats": t.stats(task.StatsRequest(id=b.id), timeout=10),
+                "checkpoint": t.checkpoint(task.CheckpointTaskRequest(id=b.id), timeout=10),
+            }
+        )
     finally:
         await client.close()
-    return out
 
 
 def test_errors_reach_containerd_as_its_codes(bundle: Bundle) -> None:
-    proc = subprocess.run(
-        [sys.executable, PYRUNC, *bundle.flags(), "start"],
-        cwd=bundle.path,
-        env={**bundle.env, "SHIMTYPES_ZYGOTE": "exec"},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=30,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    address = proc.stdout.decode()
-    pid = connect(address, bundle.id).shim_pid
-    try:
-        got = asyncio.run(_codes(sock_path(address), bundle))
-    finally:
-        terminate(pid)
-    codes = {name: code for name, code, _ in got}
+    with serving_pyrunc(bundle) as path:
+        got = asyncio.run(_codes(path, bundle))
+    codes = {name: code for name, (code, _) in got.items()}
     assert codes == {
         "create, missing bundle": Code.NOT_FOUND,
         "create, no config.json": Code.NOT_FOUND,
@@ -76,6 +50,6 @@ def test_errors_reach_containerd_as_its_codes(bundle: Bundle) -> None:
         "stats": Code.NOT_FOUND,
         "checkpoint": Code.UNIMPLEMENTED,
     }, got
-    messages = {name: message for name, _, message in got}
+    messages = {name: message for name, (_, message) in got.items()}
     assert str(bundle.path / "gone") in messages["create, missing bundle"]
     assert "config.json" in messages["create, no config.json"]

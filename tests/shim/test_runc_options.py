@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from hypothesis import strategies as st
 from impl.pyrunc._options import CREATE_OPTIONS_TYPE, OPTIONS_TYPE, RuncOptions
 from shimtypes.pb.runc_options_pb2 import Options
 
-from .conftest import Bundle, connect, terminate
+from .conftest import PYRUNC, Bundle, connect, terminate
 
 U32 = st.integers(0, 2**32 - 1)
 TEXT = st.text(max_size=20)
@@ -82,7 +81,6 @@ def test_other_option_types_are_the_defaults() -> None:
         RuncOptions.from_any((OPTIONS_TYPE, b"\x30\x01"))  # field 6 as a varint
 
 
-PYRUNC = os.path.join(os.path.dirname(sys.executable), "containerd-shim-pyrunc-v1")
 V1 = Path("/sys/fs/cgroup")
 
 

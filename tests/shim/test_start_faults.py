@@ -30,7 +30,7 @@ from impl.shim import socket_address, socket_path
 from impl.shim.zygote import ENV_IDLE, REPLY_TIMEOUT, zygote_path
 from impl.shim.zygote._server import ENV_TEST_PAUSE
 
-from .conftest import SHIMPROG, Bundle, connect, proc_state, terminate, wait_pid_exit, wait_until
+from .conftest import SHIMPROG, Bundle, connect, proc_state, terminate, wait_pid_exit, wait_until, zygote_pid
 
 
 def shims_of(id: str) -> set[int]:
@@ -50,20 +50,6 @@ def shims_of(id: str) -> set[int]:
         if want in cmdline and b" start" not in cmdline.replace(b"\0", b" ") and state != b"Z":
             found.add(int(entry))
     return found
-
-
-def zygote_pid(path: str) -> int:
-    """The pid of whatever listens on ``path`` (SO_PEERCRED), 0 if nothing."""
-    import struct
-
-    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
-        s.settimeout(1)
-        try:
-            s.connect(path)
-        except OSError:
-            return 0
-        pid, _, _ = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
-    return int(pid)
 
 
 class Starts:

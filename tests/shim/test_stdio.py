@@ -17,6 +17,8 @@ import pytest
 
 from impl.shim import ProcessIO, Stdio, open_stdio
 
+from .conftest import read_until_eof
+
 
 def _stdio_fds() -> set[tuple[int, str]]:
     """This process's fds that ``open_stdio`` could have opened: /dev/null, FIFOs' paths, pipes.
@@ -33,15 +35,6 @@ def _stdio_fds() -> set[tuple[int, str]]:
         if target == os.devnull or target.startswith(("/", "pipe:")):
             found.add((int(fd), target))
     return found
-
-
-def _read_until_eof(fd: int) -> bytes:
-    os.set_blocking(fd, True)
-    chunks = []
-    while chunk := os.read(fd, 65536):
-        chunks.append(chunk)
-    os.close(fd)
-    return b"".join(chunks)
 
 
 def _spawn(argv: list[str], io: ProcessIO) -> subprocess.Popen[bytes]:
@@ -106,8 +99,8 @@ def test_output_written_just_before_exit_reaches_the_client_then_eof(tmp_path: P
         child = _spawn(["/bin/sh", "-c", script], stdio)
         stdio.close_child_ends()
         loop = asyncio.get_running_loop()
-        got_out = loop.run_in_executor(None, _read_until_eof, out_r)
-        got_err = loop.run_in_executor(None, _read_until_eof, err_r)
+        got_out = loop.run_in_executor(None, read_until_eof, out_r)
+        got_err = loop.run_in_executor(None, read_until_eof, err_r)
         status = await loop.run_in_executor(None, child.wait)
         await stdio.wait_output()
         data, data_err = await asyncio.wait_for(asyncio.gather(got_out, got_err), 30)
@@ -141,7 +134,7 @@ def test_close_stdin_gives_the_child_eof_while_the_client_keeps_its_writer(tmp_p
             stdio.close_stdin()
             stdio.close_stdin()  # idempotent
             status = await asyncio.wait_for(loop.run_in_executor(None, child.wait), 30)
-            assert await asyncio.wait_for(loop.run_in_executor(None, _read_until_eof, out_r), 30) == b""
+            assert await asyncio.wait_for(loop.run_in_executor(None, read_until_eof, out_r), 30) == b""
         finally:
             os.close(writer)
         stdio.close()

@@ -38,6 +38,8 @@ from shimtypes.pb import task_events_pb2 as events
 from shimtypes.pb import task_pb2 as task
 from shimtypes.pb import task_types_pb2 as types
 
+from .conftest import read_until_eof
+
 ID = "c1"
 
 
@@ -187,15 +189,6 @@ def fifo(tmp: Path, name: str) -> tuple[str, int]:
     return path, os.open(path, os.O_RDONLY | os.O_NONBLOCK)
 
 
-def read_all(fd: int) -> bytes:
-    os.set_blocking(fd, True)
-    chunks = []
-    while chunk := os.read(fd, 65536):
-        chunks.append(chunk)
-    os.close(fd)
-    return b"".join(chunks)
-
-
 # -- the whole life, events and fields ----------------------------------------------
 
 
@@ -213,7 +206,7 @@ def test_create_start_wait_delete_states_events_and_output(tmp_path: Path) -> No
         started = await s.start(task.StartRequest(id=ID))
         assert started.pid == created.pid
         waited = await asyncio.wait_for(waiting, 30)
-        seen["output"] = await asyncio.get_running_loop().run_in_executor(None, read_all, out_r)
+        seen["output"] = await asyncio.get_running_loop().run_in_executor(None, read_until_eof, out_r)
         assert waited.exit_status == 7
         assert before <= waited.exited_at.ToNanoseconds() / 1e9 <= time.time()
         state = await s.state(task.StateRequest(id=ID))

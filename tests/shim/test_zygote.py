@@ -37,7 +37,17 @@ from impl.shim.zygote import (
 )
 from impl.shim.zygote._server import _exit_on_signal
 
-from .conftest import SHIMPROG, Bundle, connect, fd_targets, proc_state, terminate, wait_pid_exit, wait_until
+from .conftest import (
+    SHIMPROG,
+    Bundle,
+    connect,
+    fd_targets,
+    proc_state,
+    terminate,
+    wait_pid_exit,
+    wait_until,
+    zygote_pid,
+)
 
 PYRUNC = os.path.join(os.path.dirname(sys.executable), "containerd-shim-pyrunc-v1")
 
@@ -200,7 +210,7 @@ def test_pyrunc_start_uses_a_zygote_after_the_first_shim(bundle: Bundle) -> None
         first = _pyrunc_start(bundle, env)
         shims.append(first)
         wait_until(lambda: os.path.exists(path), 30, "the zygote the first start launched")
-        zygote = _zygote_pid(path)
+        zygote = zygote_pid(path)
         assert int(status(first)["PPid"]) != zygote, "no zygote yet: re-executed"
         second = _pyrunc_start(other, env)
         shims.append(second)
@@ -236,23 +246,9 @@ def test_pyrunc_start_without_zygote_when_disabled(bundle: Bundle, mode: str) ->
         terminate(pid)
 
 
-def _zygote_pid(path: str) -> int:
-    """The pid of the zygote listening on ``path`` (SO_PEERCRED), 0 if none."""
-    import socket
-    import struct
-
-    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
-        try:
-            s.connect(path)
-        except OSError:
-            return 0
-        pid, _, _ = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
-    return int(pid)
-
-
 def _stop_zygote(path: str) -> None:
     """SIGTERM the zygote listening on ``path``."""
-    pid = _zygote_pid(path)
+    pid = zygote_pid(path)
     if pid:
         os.kill(pid, signal.SIGTERM)
         assert wait_pid_exit(pid, 15)
