@@ -275,19 +275,12 @@ async def open_client_stream(
     timeout: float | None = None,
     metadata: Metadata | None = None,
 ) -> TypedStream[Req, Resp]:
-    """Start a client-streaming call: ``send`` requests, then ``close_and_recv``."""
+    """Start a call whose requests stream: client-streaming (``send`` requests, then
+    ``close_and_recv``) or bidirectional (``send``/``close_send`` and iterate responses)."""
     stream = await client.open_stream(service, spec.name, timeout=timeout, metadata=metadata)
     return TypedStream(stream, spec.response)
 
 
-async def open_bidi_stream(
-    client: Client,
-    service: str,
-    spec: MethodSpec[Req, Resp],
-    *,
-    timeout: float | None = None,
-    metadata: Metadata | None = None,
-) -> TypedStream[Req, Resp]:
-    """Start a bidirectional call: ``send``/``close_send`` and iterate responses."""
-    stream = await client.open_stream(service, spec.name, timeout=timeout, metadata=metadata)
-    return TypedStream(stream, spec.response)
+open_bidi_stream = open_client_stream
+"""Start a bidirectional call: the same opening as a client-streaming one (the wire tells them apart
+only by how many responses the server sends)."""
