@@ -20,7 +20,7 @@ from pathlib import Path
 from impl.ttrpc import Server, StreamMethod
 from shimtypes import PeerCredentials, TTRPCMethod
 
-from ._loop import loop_kind
+from _loops import loop_kind
 from ._service import SERVICE
 
 GO_ROOT = Path(__file__).resolve().parent.parent / "go"

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from ._loop import LOOPS, use_loop
+from _loops import event_loop_kind as event_loop_kind
+from _loops import pytest_generate_tests as pytest_generate_tests
+
 from ._peer import NOBODY, GoServer, build, fetch_ttrpc_1_2, private_dir
 
 _BUILD_SECONDS = pytest.StashKey[float]()
@@ -118,19 +120,3 @@ def go_server12(go_peer12: Path) -> Iterator[GoServer]:
     finally:
         server.stop()
         shutil.rmtree(d, ignore_errors=True)
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if hasattr(metafunc.module, "run") and "event_loop_kind" in metafunc.fixturenames:
-        metafunc.parametrize("event_loop_kind", LOOPS, indirect=True)
-
-
-@pytest.fixture(autouse=True)
-def event_loop_kind(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The loop the Python side runs on: ``asyncio`` unless parametrized (then both)."""
-    kind: str = getattr(request, "param", "asyncio")
-    use_loop(kind)
-    try:
-        yield kind
-    finally:
-        use_loop("asyncio")

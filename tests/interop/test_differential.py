@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from shimtypes.pb.ttrpc_pb2 import KeyValue, Request
 
 from ._frames import HEADER, exchange, frame
-from ._loop import run
+from _loops import run
 from ._peer import GoServer, py_server
 from ._service import SERVICE, bytes_value, methods, string_value, uint64_value
 

@@ -9,7 +9,7 @@ import pytest
 
 from impl.ttrpc import Code, require_same_user
 
-from ._loop import run
+from _loops import run
 from ._peer import go_client, py_server, results
 from ._service import MAX_MESSAGE, Events, methods
 

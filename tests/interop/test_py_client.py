@@ -12,7 +12,7 @@ from google.protobuf.wrappers_pb2 import StringValue
 from impl.ttrpc import Client, ClosedError, Code, TTRPCError
 from shimtypes.pb.ttrpc_pb2 import Request
 
-from ._loop import run
+from _loops import run
 from ._peer import GoServer, py_client_as
 from ._service import (
     MAX_MESSAGE,

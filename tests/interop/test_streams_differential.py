@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from impl.ttrpc import Client, TTRPCError, TypedStream, call_unary, open_bidi_stream, open_client_stream, open_server_stream
 
-from ._loop import run
+from _loops import run
 from ._peer import GoServer, py_server
 from ._streams import COUNT, ECHO, JOIN, STREAMS, UPPER, stream_methods
 

@@ -23,7 +23,7 @@ from impl.ttrpc import (
     open_server_stream,
 )
 
-from ._loop import run
+from _loops import run
 from ._peer import GoServer, go_client, py_server, results
 from ._streams import COUNT, ECHO, JOIN, METADATA, STREAMS, UPPER, stream_methods
 

@@ -18,7 +18,7 @@ from impl.ttrpc import Client
 from shimtypes.pb.ttrpc_pb2 import KeyValue, Request, Response
 
 from ._frames import DATA, HEADER, REQUEST, RESPONSE, exchange, frame
-from ._loop import run
+from _loops import run
 from ._peer import GoServer, go_client, py_server
 from ._service import MAX_MESSAGE, SERVICE, bytes_value, methods, string_value, uint64_value
 

@@ -19,7 +19,7 @@ from google.protobuf.wrappers_pb2 import StringValue, UInt32Value
 
 from shimtypes.pb.ttrpc_pb2 import KeyValue, Request
 
-from ._loop import run
+from _loops import run
 from ._peer import GoServer, py_server
 from ._streams import STREAMS, stream_methods
 

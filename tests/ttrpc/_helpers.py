@@ -1,4 +1,4 @@
-"""Helpers shared by the impl.ttrpc tests: loops, servers, raw peers, handlers."""
+"""Helpers shared by the impl.ttrpc tests: servers, raw peers, handlers (the loops are ``_loops``')."""
 
 from __future__ import annotations
 
@@ -10,39 +10,17 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import TypeVar
 
+import _loops
+
 from impl.ttrpc import ClientConnection, Event, RequestReceived, Server, ServerConnection, StreamMethod
 from shimtypes import TTRPCMethod, TTRPCMethodContext
 
 T = TypeVar("T")
 
 
-LOOPS = ("asyncio", "uvloop")
-"""Event loops the asyncio-layer tests run under (conftest parametrizes them)."""
-
-_loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
-
-
-def use_loop(kind: str) -> None:
-    """Make ``run`` use the default loop (``asyncio``) or ``uvloop``."""
-    global _loop_factory
-    if kind == "asyncio":
-        _loop_factory = None
-    elif kind == "uvloop":
-        import uvloop
-
-        _loop_factory = uvloop.new_event_loop
-    else:
-        raise ValueError(f"unknown event loop {kind!r}; known: {LOOPS}")
-
-
 def run(coro: Coroutine[object, object, T], timeout: float = 20.0) -> T:
-    """Run one test coroutine on a fresh loop of the selected kind, bounded so a hang fails fast."""
-
-    async def bounded() -> T:
-        return await asyncio.wait_for(coro, timeout)
-
-    with asyncio.Runner(loop_factory=_loop_factory) as runner:
-        return runner.run(bounded())
+    """Run one test coroutine on a fresh loop of the selected kind (``_loops``), bounded so a hang fails fast."""
+    return _loops.run(coro, timeout)
 
 
 def abstract_name() -> str:

@@ -12,23 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ._helpers import LOOPS, use_loop
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if hasattr(metafunc.module, "run") and "event_loop_kind" in metafunc.fixturenames:
-        metafunc.parametrize("event_loop_kind", LOOPS, indirect=True)
-
-
-@pytest.fixture(autouse=True)
-def event_loop_kind(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The loop ``run`` uses: ``asyncio`` unless parametrized (then both)."""
-    kind: str = getattr(request, "param", "asyncio")
-    use_loop(kind)
-    try:
-        yield kind
-    finally:
-        use_loop("asyncio")
+from _loops import event_loop_kind as event_loop_kind
+from _loops import pytest_generate_tests as pytest_generate_tests
 
 
 @pytest.fixture
