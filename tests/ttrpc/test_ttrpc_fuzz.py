@@ -241,18 +241,22 @@ def test_mixed_concurrent_calls_each_get_their_own_outcome(plan: list[tuple[str,
     async def handler(ctx: TTRPCMethodContext, payload: bytes) -> bytes:
         i = int(payload)
         kind, yields = plan[i]
+        if kind == "hang":
+            # The 50 ms deadline may pass before the handler runs at all (a loaded machine):
+            # the cancellation then arrives at its first await, so every await is covered.
+            try:
+                for _ in range(yields):
+                    await asyncio.sleep(0)
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                cancelled.append(i)
+                raise
         for _ in range(yields):
             await asyncio.sleep(0)
         if kind == "fail":
             raise TTRPCError(Code.NOT_FOUND, f"nf {i}")
         if kind == "boom":
             raise ValueError(f"boom {i}")
-        if kind == "hang":
-            try:
-                await asyncio.Event().wait()
-            except asyncio.CancelledError:
-                cancelled.append(i)
-                raise
         return b"ok %d" % i
 
     async def main() -> None:
