@@ -18,7 +18,7 @@ from impl.shim import read_address, socket_address
 from impl.ttrpc import Client, TaskClient
 from shimtypes.pb.task_pb2 import ConnectRequest, ConnectResponse
 
-from ._ctrd import RUNTIME, Containerd, unique_id, wait_until
+from _containerd import PYRUNC_RUNTIME, Containerd, unique_id, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -52,7 +52,7 @@ def test_two_containers_of_a_group_share_one_shim(ctrd: Containerd, annotation: 
     ids = [unique_id("sandbox"), unique_id("app")]
     try:
         for id in ids:
-            ctrd.ctr("run", "-d", "--runtime", RUNTIME, "--annotation", f"{annotation}={group}",
+            ctrd.ctr("run", "-d", "--runtime", PYRUNC_RUNTIME, "--annotation", f"{annotation}={group}",
                      "--rootfs", str(ctrd.rootfs), id, "/bin/sleep", "60")  # fmt: skip
         group_address = socket_address(ctrd.address, ctrd.namespace, group)
         assert [read_address(str(ctrd.bundle(id) / "address")) for id in ids] == [group_address] * 2
