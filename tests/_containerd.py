@@ -20,11 +20,13 @@ import hashlib
 import io
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -359,6 +361,10 @@ class Containerd:
                 out.append(ShimProcess(pid, argv[i + 1], argv))
         return out
 
+    def shim_pids(self, id: str) -> list[int]:
+        """Serving shims started with ``-id id`` by this daemon, still alive."""
+        return [s.pid for s in self.shims() if s.id == id]
+
     def log_size(self) -> int:
         try:
             return self.log_path.stat().st_size
@@ -373,6 +379,68 @@ class Containerd:
         except OSError as err:
             return f"(no containerd log: {err})"
         return data.decode(errors="replace")[-limit:]
+
+
+class CtrEvents:
+    """``ctr events`` of a daemon, line by line (read on a thread); use as a context manager."""
+
+    def __init__(self, daemon: Containerd) -> None:
+        self.daemon = daemon
+        self.proc = daemon.ctr_popen("events")
+        self.lines: queue.Queue[str] = queue.Queue()
+        stdout = self.proc.stdout
+        assert stdout is not None
+
+        def pump() -> None:
+            for line in stdout:
+                self.lines.put(line)
+
+        threading.Thread(target=pump, daemon=True).start()
+
+    def __enter__(self) -> CtrEvents:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def subscribed(self) -> None:
+        """Prove ``ctr events`` is subscribed: create namespaces until one's event shows up."""
+        for attempt in range(40):
+            probe = f"{self.daemon.namespace}-probe{attempt}"
+            self.daemon.ctr("namespaces", "create", probe)
+            self.daemon.ctr("namespaces", "remove", probe)
+            deadline = time.monotonic() + 0.5
+            while time.monotonic() < deadline:
+                try:
+                    if "/namespaces/create" in self.lines.get(timeout=0.05):
+                        return
+                except queue.Empty:
+                    continue
+        raise AssertionError("ctr events never showed a namespace event")
+
+    def collect(self, id: str, until: str, count: int = 1, timeout: float = 20) -> list[str]:
+        """Task event lines of container ``id`` up to the ``count``-th containing ``until``."""
+        mine: list[str] = []
+        deadline = time.monotonic() + timeout
+        while sum(until in line for line in mine) < count and time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if "/tasks/" in line and f'"container_id":"{id}"' in line.replace(" ", ""):
+                mine.append(line)
+        return mine
+
+    def wait_for(self, topic: str, id: str, timeout: float = 30) -> str:
+        """The next ``topic`` event of container ``id``."""
+        mine = self.collect(id, topic, timeout=timeout)
+        if not mine or topic not in mine[-1]:
+            raise AssertionError(f"no {topic} for {id} within {timeout}s (saw {mine})")
+        return mine[-1]
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
 
 
 _DAEMON_LOG: Final = pytest.StashKey[tuple[Containerd, int]]()

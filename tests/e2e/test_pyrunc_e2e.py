@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import subprocess
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -18,6 +15,7 @@ from _containerd import (
     GO_RUNTIME,
     PYRUNC_RUNTIME,
     Containerd,
+    CtrEvents,
     assert_nothing_left,
     docker_archive,
     mounts_under,
@@ -26,22 +24,6 @@ from _containerd import (
 )
 
 pytestmark = pytest.mark.e2e
-
-
-def _shim_pids(id: str) -> list[int]:
-    """Serving shims for ``id`` still alive (their argv carries ``-id <id>``)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if any(b"pyrunc" in a for a in argv) and id.encode() in argv:
-            found.append(int(entry))
-    return found
 
 
 def _gone_or_zombie(pid: int) -> bool:
@@ -113,48 +95,12 @@ def test_exec_runs_a_second_process(ctrd: Containerd) -> None:
     assert_clean(ctrd, id)
 
 
-def _line_reader(stream: subprocess.Popen[str]) -> queue.Queue[str]:
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        assert stream.stdout is not None
-        for line in stream.stdout:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return lines
-
-
-def _subscribed(ctrd: Containerd, lines: queue.Queue[str], seen: list[str]) -> None:
-    """Prove ``ctr events`` is subscribed: create namespaces until one's event shows up."""
-    for attempt in range(40):
-        probe = f"{ctrd.namespace}-probe{attempt}"
-        ctrd.ctr("namespaces", "create", probe)
-        ctrd.ctr("namespaces", "remove", probe)
-        deadline = time.monotonic() + 0.5
-        while time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            seen.append(line)
-            if "/namespaces/create" in line:
-                return
-    raise AssertionError("ctr events never showed a namespace event")
-
-
 def test_events_in_order(ctrd: Containerd) -> None:
     id = unique_id("events")
-    events = ctrd.ctr_popen("events")
-    try:
-        lines = _line_reader(events)
-        seen: list[str] = []
-        _subscribed(ctrd, lines, seen)
+    with CtrEvents(ctrd) as events:
+        events.subscribed()
         ctrd.ctr(*ctrd.run_args(id, "/bin/sh", "-c", "exit 5"), check=False)
-        mine = _collect(lines, id, "/tasks/delete")
-    finally:
-        events.terminate()
-        events.wait(timeout=10)
+        mine = events.collect(id, "/tasks/delete")
     topics = [line.split()[5] for line in mine]
     assert topics == ["/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"], mine
     exit_line = mine[2].replace(" ", "")
@@ -163,32 +109,15 @@ def test_events_in_order(ctrd: Containerd) -> None:
     assert_clean(ctrd, id)
 
 
-def _collect(lines: queue.Queue[str], id: str, until: str, timeout: float = 20) -> list[str]:
-    """Task event lines of container ``id`` up to the first containing ``until``."""
-    mine: list[str] = []
-    deadline = time.monotonic() + timeout
-    while not any(until in line for line in mine) and time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.1)
-        except queue.Empty:
-            continue
-        if "/tasks/" in line and f'"container_id":"{id}"' in line.replace(" ", ""):
-            mine.append(line)
-    return mine
-
-
 def test_exec_events(ctrd: Containerd) -> None:
     id = unique_id("execev")
     ctrd.ctr(*ctrd.run_args(id, "/bin/sleep", "1000", detach=True))
-    events = ctrd.ctr_popen("events")
     try:
-        lines = _line_reader(events)
-        _subscribed(ctrd, lines, [])
-        ctrd.ctr("task", "exec", "--exec-id", "x1", id, "/bin/sh", "-c", "exit 4", check=False)
-        mine = _collect(lines, id, "/tasks/exit")
+        with CtrEvents(ctrd) as events:
+            events.subscribed()
+            ctrd.ctr("task", "exec", "--exec-id", "x1", id, "/bin/sh", "-c", "exit 4", check=False)
+            mine = events.collect(id, "/tasks/exit")
     finally:
-        events.terminate()
-        events.wait(timeout=10)
         ctrd.ctr("task", "kill", "-s", "KILL", id)
         wait_until(lambda: ctrd.tasks()[id][1] == "STOPPED", 10, f"{id} to be STOPPED")
         ctrd.ctr("task", "rm", id)
@@ -206,7 +135,7 @@ def test_shim_killed_mid_run_is_cleaned_up_by_delete(ctrd: Containerd) -> None:
     task_pid, _ = ctrd.tasks()[id]
     with open(f"/proc/{task_pid}/status") as f:
         shim_pid = int(next(line for line in f if line.startswith("PPid:")).split()[1])
-    assert _shim_pids(id) == [shim_pid], "the container's parent is the serving shim (a subreaper)"
+    assert ctrd.shim_pids(id) == [shim_pid], "the container's parent is the serving shim (a subreaper)"
     address = read_address(str(ctrd.bundle(id) / "address"))
     assert address == socket_address(ctrd.address, ctrd.namespace, id)
     assert os.path.exists(ctrd.socket_path(id))
@@ -281,7 +210,7 @@ def test_shim_killed_with_a_mounted_rootfs_is_unmounted_by_delete(ctrd: Containe
     rootfs = ctrd.bundle(id) / "rootfs"
     assert mounts_under(ctrd.state) == [str(rootfs)]
     task_pid, _ = ctrd.tasks()[id]
-    [shim_pid] = _shim_pids(id)
+    [shim_pid] = ctrd.shim_pids(id)
     os.kill(shim_pid, signal.SIGKILL)
     wait_until(lambda: not ctrd.bundle(id).exists(), 20, f"containerd to remove the bundle of {id}")
     assert mounts_under(ctrd.state) == []

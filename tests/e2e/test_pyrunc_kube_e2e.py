@@ -11,12 +11,10 @@ import asyncio
 import fcntl
 import json
 import os
-import queue
 import select
 import struct
 import subprocess
 import termios
-import threading
 import time
 from pathlib import Path
 
@@ -28,7 +26,7 @@ from impl.shim.cgroups import LINUX_RESOURCES_TYPE_URL
 from impl.ttrpc import TASK_V3_SERVICE_NAME, Client, Code, TaskClient, TTRPCError
 from shimtypes.pb import task_pb2
 
-from _containerd import GO_RUNTIME, PYRUNC_RUNTIME, Containerd, unique_id, wait_until
+from _containerd import GO_RUNTIME, PYRUNC_RUNTIME, Containerd, CtrEvents, unique_id, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -47,37 +45,6 @@ def _cgroup(ctrd: Containerd, controller: str, id: str) -> Path:
     return Path("/sys/fs/cgroup", controller, ctrd.namespace, id)
 
 
-class Events:
-    """``ctr events`` lines, read on a thread."""
-
-    def __init__(self, ctrd: Containerd) -> None:
-        self.proc = ctrd.ctr_popen("events")
-        self.lines: queue.Queue[str] = queue.Queue()
-        assert self.proc.stdout is not None
-        stdout = self.proc.stdout
-
-        def pump() -> None:
-            for line in stdout:
-                self.lines.put(line)
-
-        threading.Thread(target=pump, daemon=True).start()
-
-    def wait_for(self, topic: str, id: str, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if topic in line and f'"container_id":"{id}"' in line.replace(" ", ""):
-                return line
-        raise AssertionError(f"no {topic} for {id} within {timeout}s")
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
 @RUNTIMES
 def test_metrics_pause_resume(ctrd: Containerd, runtime: str) -> None:
     id = unique_id("stats")
@@ -85,8 +52,9 @@ def test_metrics_pause_resume(ctrd: Containerd, runtime: str) -> None:
     # A 4 MiB string in the shell's memory, then a mark in the (shared) rootfs.
     script = f"x=a; i=0; while [ $i -lt 22 ]; do x=$x$x; i=$((i+1)); done; : > /tmp/{id}; while :; do sleep 1000; done"
     ctrd.ctr(*ctrd.run_args(id, "/bin/sh", "-c", script, detach=True, runtime=runtime))
-    events = Events(ctrd)
+    events = CtrEvents(ctrd)
     try:
+        events.subscribed()
         wait_until(ready.exists, 30, f"{id} to fill its memory")
         data = json.loads(ctrd.ctr("task", "metrics", "--format", "json", id).stdout)  # the v1 Metrics
         assert data["memory"]["usage"]["usage"] > 4 << 20, data
@@ -223,8 +191,9 @@ def test_ctr_exec_tty(ctrd: Containerd, runtime: str) -> None:
 @RUNTIMES
 def test_oom_kill_is_a_task_oom_event(ctrd: Containerd, runtime: str) -> None:
     id = unique_id("oom")
-    events = Events(ctrd)
+    events = CtrEvents(ctrd)
     try:
+        events.subscribed()
         # A string that doubles until the 24 MiB limit is hit.
         run = ctrd.ctr("run", "--rm", "--runtime", runtime, "--memory-limit", str(24 << 20),
                        "--rootfs", str(ctrd.rootfs), id, "/bin/sh", "-c", "x=a; while :; do x=$x$x; done",

@@ -3,39 +3,20 @@
 from __future__ import annotations
 
 import os
-import queue
 import select
 import signal
 import subprocess
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from _containerd import Containerd, assert_nothing_left, docker_archive, fifos, wait_until
+from _containerd import Containerd, CtrEvents, assert_nothing_left, docker_archive, fifos, wait_until
 from _peers import containerd_peer
 
 from ._ctrd import RUNTIME, unique_id, wasm_containerd
 
 pytestmark = pytest.mark.e2e
-
-
-def _shim_pids(id: str) -> list[int]:
-    """Serving shims for ``id`` still alive (their argv carries ``-id <id>``)."""
-    found: list[int] = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if any(b"pywasm" in a for a in argv) and id.encode() in argv:
-            found.append(int(entry))
-    return found
 
 
 def assert_clean(ctrd: Containerd, *ids: str, fifos: bool = True) -> None:
@@ -214,63 +195,19 @@ def test_ps_and_kill_all_reach_every_module(ctrd: Containerd) -> None:
     assert_clean(ctrd, id)
 
 
-def _line_reader(stream: subprocess.Popen[str]) -> queue.Queue[str]:
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        assert stream.stdout is not None
-        for line in stream.stdout:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return lines
-
-
-def _subscribed(ctrd: Containerd, lines: queue.Queue[str]) -> None:
-    """Prove ``ctr events`` is subscribed: create namespaces until one's event shows up."""
-    for attempt in range(40):
-        probe = f"{ctrd.namespace}-probe{attempt}"
-        ctrd.ctr("namespaces", "create", probe)
-        ctrd.ctr("namespaces", "remove", probe)
-        deadline = time.monotonic() + 0.5
-        while time.monotonic() < deadline:
-            try:
-                if "/namespaces/create" in lines.get(timeout=0.05):
-                    return
-            except queue.Empty:
-                continue
-    raise AssertionError("ctr events never showed a namespace event")
-
-
-def _collect(lines: queue.Queue[str], id: str, until: str, count: int = 1, timeout: float = 20) -> list[str]:
-    """Task event lines of container ``id`` up to the ``count``-th containing ``until``."""
-    mine: list[str] = []
-    deadline = time.monotonic() + timeout
-    while sum(until in line for line in mine) < count and time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.1)
-        except queue.Empty:
-            continue
-        if "/tasks/" in line and f'"container_id":"{id}"' in line.replace(" ", ""):
-            mine.append(line)
-    return mine
-
-
 def test_events_in_order(ctrd: Containerd) -> None:
     id = unique_id("events")
-    events = ctrd.ctr_popen("events")
+    events = CtrEvents(ctrd)
     try:
-        lines = _line_reader(events)
-        _subscribed(ctrd, lines)
+        events.subscribed()
         ctrd.ctr(*ctrd.run_args(id, "/loop.wasm", detach=True))
         ctrd.ctr("task", "exec", "--exec-id", "x1", id, "/exit7.wasm", check=False)
         ctrd.ctr("task", "kill", "-s", "KILL", id)
         wait_until(lambda: ctrd.tasks()[id][1] == "STOPPED", 10, f"{id} to be STOPPED")
         ctrd.ctr("task", "rm", id, check=False)
-        mine = _collect(lines, id, "/tasks/delete")
+        mine = events.collect(id, "/tasks/delete")
     finally:
-        events.terminate()
-        events.wait(timeout=10)
+        events.close()
         ctrd.ctr("c", "rm", id, check=False)
     topics = [line.split()[5] for line in mine]
     assert topics == [
@@ -298,7 +235,7 @@ def test_killed_shim_takes_its_modules_along(ctrd: Containerd) -> None:
     try:
         with open(f"/proc/{task_pid}/status") as f:
             shim_pid = int(next(line for line in f if line.startswith("PPid:")).split()[1])
-        assert shim_pid in _shim_pids(id), "the module's parent is its serving shim"
+        assert shim_pid in ctrd.shim_pids(id), "the module's parent is its serving shim"
         os.kill(shim_pid, signal.SIGKILL)
         wait_until(lambda: not ctrd.bundle(id).exists(), 20, f"containerd to remove the bundle of {id}")
         # PDEATHSIG: the module died with its shim (a pidfd polls readable once it exited).
@@ -358,5 +295,5 @@ def test_harness_sweep_leaves_no_shim_behind(tmp_path: Path) -> None:
         assert select.select([pidfd], [], [], 10)[0] == [pidfd], "the module outlived the sweep"
     finally:
         os.close(pidfd)
-    wait_until(lambda: not _shim_pids(id), 10, f"the shim of {id} to exit")
+    wait_until(lambda: not daemon.shim_pids(id), 10, f"the shim of {id} to exit")
     assert fifos(id) == []
