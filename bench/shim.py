@@ -335,7 +335,7 @@ def main() -> int:
         (f"serving shim VmRSS (median of {args.memory_rounds})", rss, "MiB", True),
         (f"serving shim Pss (median of {args.memory_rounds})", pss, "MiB", False),
     ]
-    print(f"containerd {subprocess.run(['containerd', '--version'], capture_output=True, text=True).stdout.split()[2]}, "
+    print(f"containerd {subprocess.run([str(containerd_peer(args.containerd).containerd), '--version'], capture_output=True, text=True).stdout.split()[2]}, "
           f"{os.cpu_count()} CPUs, python {sys.version.split()[0]}, load {os.getloadavg()[0]:.2f}\n")
     pys = labels[:-1]
     print(f"| metric | {' | '.join(labels)} | {' | '.join(f'ratio {k}/Go' for k in pys)} | goal ({labels[0]}) |")
