@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from _containerd import GO_RUNTIME as RUNC_V2
-from _containerd import Containerd, install_busybox, missing_requirement, pyrunc_shim, recorder, unique_id, wait_until
+from _containerd import Containerd, docker_archive, install_busybox, missing_requirement, pyrunc_shim, recorder, unique_id, wait_until
 from _peers import VERSIONS, containerd_peer, runc
 from impl.shim import OPTIONS_FILE
 
@@ -33,6 +33,7 @@ def daemon(request: pytest.FixtureRequest) -> Iterator[Containerd]:
     real = runc()
     assert real is not None
     tmp = Path(tempfile.mkdtemp(prefix="shimtypes-opts-"))
+    tmp.chmod(0o711)  # a user-namespaced container's root (host uid 1000) must reach its rootfs below it
     shim = pyrunc_shim()
     d = Containerd(
         containerd_peer(request.param),
@@ -122,11 +123,14 @@ def test_systemd_cgroup_is_runcs_global_flag(daemon: Containerd) -> None:
     assert create.index("--systemd-cgroup") < create.index("create")
 
 
-@pytest.mark.parametrize("daemon", ["1.6"], indirect=True)  # ctr 1.7+ no longer sends IoUid/IoGid for --uidmap
 def test_io_uid_and_gid_own_the_containers_fifos(daemon: Containerd) -> None:
+    # From an image: ctr 1.7+ applies --uidmap (a user namespace, a remapped snapshot, and
+    # IoUid/IoGid from the spec's first mappings) only there, not with --rootfs.
+    ref = "docker.io/shimtypes/busybox:options"
+    image = daemon.import_archive(ref, docker_archive(daemon.rootfs, ref))
     id = unique_id("iouid")
     daemon.ctr("run", "-d", "--runtime", RUNC_V2, "--uidmap", "0:1000:65536", "--gidmap", "0:2000:65536",
-               "--rootfs", str(daemon.rootfs), id, "/bin/sleep", "30")  # fmt: skip
+               image, id, "/bin/sleep", "30")  # fmt: skip
     try:
         fifos = list(Path("/run/containerd/fifo").glob(f"*/{id}-std*"))
         assert fifos, "ctr made FIFOs for the task"
