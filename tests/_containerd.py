@@ -26,10 +26,12 @@ import signal
 import subprocess
 import sys
 import tarfile
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -379,6 +381,22 @@ class Containerd:
         except OSError as err:
             return f"(no containerd log: {err})"
         return data.decode(errors="replace")[-limit:]
+
+
+@contextmanager
+def running(daemon: Containerd) -> Iterator[Containerd]:
+    """``daemon`` set up and started; afterwards closed (swept, stopped) and its directory removed."""
+    try:
+        daemon.setup()
+        yield daemon
+    finally:
+        daemon.close()
+        shutil.rmtree(daemon.tmp, ignore_errors=True)
+
+
+def new_tmp(prefix: str) -> Path:
+    """A fresh directory for a daemon (``running`` removes it)."""
+    return Path(tempfile.mkdtemp(prefix=prefix))
 
 
 class CtrEvents:

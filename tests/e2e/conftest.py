@@ -9,14 +9,11 @@ is attached to each failing test's report (``watch_log``).
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from _containerd import Containerd, install_busybox, missing_requirement, watch_log
+from _containerd import Containerd, install_busybox, missing_requirement, new_tmp, running, watch_log
 from _peers import VERSIONS, containerd_peer
 
 
@@ -25,15 +22,10 @@ def containerd(request: pytest.FixtureRequest) -> Iterator[Containerd]:
     reason = missing_requirement()
     if reason is not None:
         pytest.skip(f"e2e: {reason}")
-    tmp = Path(tempfile.mkdtemp(prefix="shimtypes-e2e-"))
-    daemon = Containerd(containerd_peer(request.param), tmp)
-    try:
-        install_busybox(daemon.rootfs)
-        daemon.setup()
+    daemon = Containerd(containerd_peer(request.param), new_tmp("shimtypes-e2e-"))
+    install_busybox(daemon.rootfs)
+    with running(daemon):
         yield daemon
-    finally:
-        daemon.close()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.fixture

@@ -10,15 +10,24 @@ execs the real runc (a real process, not a mock).
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from _containerd import GO_RUNTIME as RUNC_V2
-from _containerd import Containerd, docker_archive, install_busybox, missing_requirement, pyrunc_shim, recorder, unique_id, wait_until
+from _containerd import (
+    Containerd,
+    docker_archive,
+    install_busybox,
+    missing_requirement,
+    new_tmp,
+    pyrunc_shim,
+    recorder,
+    running,
+    unique_id,
+    wait_until,
+)
 from _peers import VERSIONS, containerd_peer, runc
 from impl.shim import OPTIONS_FILE
 
@@ -32,7 +41,7 @@ def daemon(request: pytest.FixtureRequest) -> Iterator[Containerd]:
         pytest.skip(f"e2e: {reason}")
     real = runc()
     assert real is not None
-    tmp = Path(tempfile.mkdtemp(prefix="shimtypes-opts-"))
+    tmp = new_tmp("shimtypes-opts-")
     tmp.chmod(0o711)  # a user-namespaced container's root (host uid 1000) must reach its rootfs below it
     shim = pyrunc_shim()
     d = Containerd(
@@ -42,15 +51,11 @@ def daemon(request: pytest.FixtureRequest) -> Iterator[Containerd]:
         wrappers={"runc": recorder(tmp / "runc.argv", real)},
         env={"SHIMTYPES_ZYGOTE": "0"},  # the daemon's shims fork from start: no zygote outlives the module
     )
-    try:
-        install_busybox(d.rootfs)
-        (tmp / "other-runc").write_text(recorder(tmp / "other-runc.argv", real))
-        (tmp / "other-runc").chmod(0o755)
-        d.setup()
+    install_busybox(d.rootfs)
+    (tmp / "other-runc").write_text(recorder(tmp / "other-runc.argv", real))
+    (tmp / "other-runc").chmod(0o755)
+    with running(d):
         yield d
-    finally:
-        d.close()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _calls(log: Path, id: str) -> list[list[str]]:

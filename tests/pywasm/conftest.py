@@ -5,14 +5,12 @@ a private containerd per pinned version for the end-to-end tests (see ``_ctrd``)
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from _containerd import Containerd, missing_requirement, watch_log
+from _containerd import Containerd, missing_requirement, new_tmp, running, watch_log
 from _peers import VERSIONS, containerd_peer
 from impl.pywasm._engine import WasmEngine
 from impl.pywasm._resolve import resolve_process
@@ -64,14 +62,8 @@ def wasm_containerd_of_version(request: pytest.FixtureRequest) -> Iterator[Conta
     reason = missing_requirement(runc_needed=False)
     if reason is not None:
         pytest.skip(f"pywasm e2e: {reason}")
-    tmp = Path(tempfile.mkdtemp(prefix="shimtypes-pywasm-"))
-    daemon = wasm_containerd(containerd_peer(request.param), tmp)
-    try:
-        daemon.setup()
+    with running(wasm_containerd(containerd_peer(request.param), new_tmp("shimtypes-pywasm-"))) as daemon:
         yield daemon
-    finally:
-        daemon.close()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.fixture

@@ -11,18 +11,15 @@ import asyncio
 import hashlib
 import os
 import select
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from _containerd import Containerd, missing_requirement
+from _containerd import Containerd, missing_requirement, new_tmp, running
 from _peers import containerd_peer
 from impl.shim._publisher import RemotePublisher, pack_event
 from shimtypes.pb.events_pb2 import Envelope
@@ -39,17 +36,13 @@ def containerd() -> Iterator[Containerd]:
     reason = missing_requirement(runc_needed=False)
     if reason is not None:
         pytest.skip(reason)
-    tmp = Path(tempfile.mkdtemp(prefix="shimtest-ctrd-"))
     # The test shim as containerd finds a runtime: containerd-shim-<name>-<version> on its PATH.
     wrapper = f'#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} {SHIMPROG} "$@"\n'
+    tmp = new_tmp("shimtest-ctrd-")
     daemon = Containerd(containerd_peer("1.6"), tmp, shims={}, wrappers={"containerd-shim-shimtest-v1": wrapper})
     daemon.rootfs.mkdir(parents=True)
-    try:
-        daemon.setup()
+    with running(daemon):
         yield daemon
-    finally:
-        daemon.close()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 class EventLines:
