@@ -25,8 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from cri._client import CRIClient, ContainerSpec, PodSpec  # noqa: E402  (tests/cri: the suite's harness)
-from cri._daemon import APP_IMAGE, CRIDaemon, wait_until  # noqa: E402
-from cri._peers import VERSIONS, containerd_peer  # noqa: E402
+from _containerd import wait_until  # noqa: E402
+from _peers import VERSIONS, containerd_peer  # noqa: E402
+from cri._daemon import APP_IMAGE, CRIDaemon  # noqa: E402
 
 GOAL = 1.5
 HANDLERS = ("runc", "pyrunc")

@@ -58,8 +58,8 @@ async def _time_calls(address: str, id: str, calls: int) -> dict[str, float]:
 
 
 def _address(daemon: Daemon, id: str) -> str:
-    bundle = daemon.tmp / "state" / "io.containerd.runtime.v2.task" / daemon.namespace / id
-    return (bundle / "address").read_text().strip().removeprefix("unix://")
+    [address] = daemon.shim_addresses(id)
+    return address
 
 
 def main() -> None:
@@ -83,7 +83,7 @@ def main() -> None:
                     daemon.ctr("task", "rm", "-f", id, check=False)
                     daemon.ctr("c", "rm", id, check=False)
     finally:
-        daemon.stop()
+        daemon.close()
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"| call ({args.rounds} rounds x {args.calls} calls, median ms) | pyrunc | runc-v2 (Go) | ratio |")
     print("|---|---|---|---|")

@@ -1,6 +1,7 @@
 """containerd-shim-pyrunc-v1 vs containerd-shim-runc-v2, side by side on one private containerd.
 
-Run as root: ``python bench/shim.py [--rounds 15] [--phases]``. Per round,
+Run as root: ``python bench/shim.py [--rounds 15] [--phases] [--containerd 1.6]``: the
+pinned containerd (default 1.6.20) and its own Go shim (``tests/_peers.py``). Per round,
 rotating which goes first, ``ctr run --rm ... /bin/true`` through each
 runtime (wall time of the whole ``ctr`` command; for pywasm, a hello-world
 module instead, goal <= 0.3 s); then the memory of a serving shim with a
@@ -33,6 +34,11 @@ import time
 import uuid
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from _containerd import Containerd, install_busybox  # noqa: E402
+from _peers import VERSIONS, containerd_peer  # noqa: E402
+
 PY_RUNTIME = "io.containerd.pyrunc.v1"
 GO_RUNTIME = "io.containerd.runc.v2"
 WASM_RUNTIME = "io.containerd.pywasm.v1"
@@ -50,79 +56,26 @@ _WASM_LOOP = '(module (func (export "_start") (loop $l (br $l))))'
 COLD_LABELS = {"fork": "no zygote", "exec": "re-exec"}
 
 
-class Daemon:
-    def __init__(self, tmp: Path, shim: str, **env_extra: str) -> None:
-        self.tmp = tmp
-        self.address = str(tmp / "containerd.sock")
-        self.rootfs = tmp / "rootfs"
-        self.namespace = f"shimtypes-bench-{uuid.uuid4().hex[:6]}"
-        (self.rootfs / "bin").mkdir(parents=True)
-        for d in ("proc", "sys", "dev", "tmp"):
-            (self.rootfs / d).mkdir()
-        shutil.copy2(shutil.which("busybox") or "/bin/busybox", self.rootfs / "bin" / "busybox")
-        for applet in ("sh", "true", "sleep"):
-            (self.rootfs / "bin" / applet).symlink_to("busybox")
-        (tmp / "bin").mkdir()
-        (tmp / "bin" / SHIM_BINARY).symlink_to(shim)
+class Daemon(Containerd):
+    """A private containerd of a pinned version (1.6 unless ``--containerd``) with both Python shims and a rootfs."""
+
+    def __init__(self, tmp: Path, shim: str, version: str = "1.6", **env_extra: str) -> None:
+        env = {"SHIMTYPES_PYWASM_CACHE": str(tmp / "pywasm-cache"), **env_extra}
+        shims = {SHIM_BINARY: Path(shim), WASM_SHIM_BINARY: Path(shim).parent / WASM_SHIM_BINARY}
+        super().__init__(
+            containerd_peer(version), tmp, namespace=f"shimtypes-bench-{uuid.uuid4().hex[:6]}", debug=False, shims=shims, env=env
+        )
+        install_busybox(self.rootfs, ("sh", "true", "sleep"))
         import wasmtime
 
-        (tmp / "bin" / WASM_SHIM_BINARY).symlink_to(Path(shim).parent / WASM_SHIM_BINARY)
         (self.rootfs / "hello.wasm").write_bytes(wasmtime.wat2wasm(_WASM_HELLO))
         (self.rootfs / "loop.wasm").write_bytes(wasmtime.wat2wasm(_WASM_LOOP))
-        config = tmp / "config.toml"
-        config.write_text(
-            f'version = 2\nroot = "{tmp}/root"\nstate = "{tmp}/state"\n'
-            'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
-            f'[grpc]\n  address = "{self.address}"\n[ttrpc]\n  address = "{self.address}.ttrpc"\n'
-        )
-        env = dict(os.environ, PATH=f"{tmp}/bin:{os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}")
-        env["SHIMTYPES_PYWASM_CACHE"] = str(tmp / "pywasm-cache")
-        env.update(env_extra)
-        self.log = open(tmp / "containerd.log", "wb")
-        self.proc = subprocess.Popen(
-            ["containerd", "--config", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 20
-        while self.ctr("version", check=False).returncode != 0:
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise SystemExit("containerd did not come up; see " + str(tmp / "containerd.log"))
-            time.sleep(0.05)
-
-    def ctr(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            ["ctr", "--address", self.address, "--namespace", self.namespace, *args],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        if check and proc.returncode != 0:
-            raise SystemExit(f"ctr {' '.join(args)}: exit {proc.returncode}: {proc.stderr}")
-        return proc
+        self.setup()
 
     def run(self, runtime: str, *cmd: str, detach: bool = False) -> str:
         id = f"bench-{uuid.uuid4().hex[:10]}"
-        self.ctr("run", "-d" if detach else "--rm", "--runtime", runtime, "--rootfs", str(self.rootfs), id, *cmd)
+        self.ctr(*self.run_args(id, *cmd, detach=detach, runtime=runtime))
         return id
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-        try:
-            os.rmdir(f"/run/containerd/runc/{self.namespace}")
-        except OSError:
-            pass
 
 
 def run_time(daemon: Daemon, runtime: str) -> float:
@@ -281,7 +234,7 @@ def start_path(shim: str, n: int = 15) -> None:
     print(f"| forked shim CPU until its first reply | {ms['cpu_shim']:.1f} |")
 
 
-def phases(shim: str) -> None:
+def phases(shim: str, go_shim: str) -> None:
     """Fixed costs (min wall of 11 runs, this machine) and the serving RSS by import layer."""
     py = sys.executable
     with tempfile.TemporaryDirectory(prefix="shimtypes-bench-bundle-") as bundle:
@@ -291,7 +244,7 @@ def phases(shim: str) -> None:
             ("start path imports", _min_wall([py, "-c", "import impl.pyrunc, impl.shim._runner, impl.shim._start"])),
             ("serving path imports", _min_wall([py, "-c", SERVE_IMPORTS])),
             ("`delete` action, nothing to clean", _min_wall(delete, cwd=bundle)),
-            ("Go: containerd-shim-runc-v2 -v (process floor)", _min_wall(["containerd-shim-runc-v2", "-v"])),
+            ("Go: containerd-shim-runc-v2 -v (process floor)", _min_wall([go_shim, "-v"])),
             ("Go: runc --version", _min_wall(["runc", "--version"])),
         ]
     print("\n| fixed cost | min wall ms |\n|---|---:|")
@@ -312,6 +265,7 @@ def main() -> int:
     parser.add_argument("--memory-rounds", type=int, default=3)
     parser.add_argument("--shim", default=str(Path(sys.executable).parent / SHIM_BINARY))
     parser.add_argument("--phases", action="store_true", help="also break down the Python shim's fixed costs")
+    parser.add_argument("--containerd", choices=VERSIONS, default="1.6", help="the pinned containerd (and Go shim) to run")
     parser.add_argument(
         "--cold",
         type=lambda v: [m for m in v.split(",") if m],
@@ -333,18 +287,18 @@ def main() -> int:
     for pkg in (impl, shimtypes):
         compileall.compile_dir(os.path.dirname(pkg.__file__ or ""), quiet=1)
     tmp = Path(tempfile.mkdtemp(prefix="shimtypes-bench-"))
-    daemons = [(Daemon(tmp, args.shim), tmp)]
+    daemons = [(Daemon(tmp, args.shim, args.containerd), tmp)]
     # (label, daemon, runtime): the deployed Python shim, the cold modes, Go last.
     runs = [("pyrunc", daemons[0][0], PY_RUNTIME)]
     try:
         for mode in args.cold:
             tmp_cold = Path(tempfile.mkdtemp(prefix=f"shimtypes-bench-{mode}-"))
-            cold = Daemon(tmp_cold, args.shim, SHIMTYPES_ZYGOTE="0" if mode == "fork" else "exec")
+            cold = Daemon(tmp_cold, args.shim, args.containerd, SHIMTYPES_ZYGOTE="0" if mode == "fork" else "exec")
             daemons.append((cold, tmp_cold))
             runs.append((f"pyrunc, {COLD_LABELS[mode]}", cold, PY_RUNTIME))
     except BaseException:
         for d, t in daemons:
-            d.stop()
+            d.close()
             shutil.rmtree(t, ignore_errors=True)
         raise
     runs.append(("pywasm (hello.wasm)", daemons[0][0], WASM_RUNTIME))
@@ -365,7 +319,7 @@ def main() -> int:
                 mem[label].append(shim_memory(d, runtime))
     finally:
         for d, t in daemons:
-            d.stop()
+            d.close()
             shutil.rmtree(t, ignore_errors=True)
 
     def med(xs: list[float]) -> float:
@@ -381,7 +335,7 @@ def main() -> int:
         (f"serving shim VmRSS (median of {args.memory_rounds})", rss, "MiB", True),
         (f"serving shim Pss (median of {args.memory_rounds})", pss, "MiB", False),
     ]
-    print(f"containerd {subprocess.run(['containerd', '--version'], capture_output=True, text=True).stdout.split()[2]}, "
+    print(f"containerd {subprocess.run([str(containerd_peer(args.containerd).containerd), '--version'], capture_output=True, text=True).stdout.split()[2]}, "
           f"{os.cpu_count()} CPUs, python {sys.version.split()[0]}, load {os.getloadavg()[0]:.2f}\n")
     pys = labels[:-1]
     print(f"| metric | {' | '.join(labels)} | {' | '.join(f'ratio {k}/Go' for k in pys)} | goal ({labels[0]}) |")
@@ -397,7 +351,7 @@ def main() -> int:
     spread = {r: (min(t) * 1000, max(t) * 1000) for r, t in times.items()}
     print("\nwall min/max ms: " + ", ".join(f"{k} {lo:.0f}/{hi:.0f}" for k, (lo, hi) in spread.items()))
     if args.phases:
-        phases(args.shim)
+        phases(args.shim, str(containerd_peer(args.containerd).runc_shim))
         start_path(args.shim)
     return 0
 

@@ -10,6 +10,7 @@ peer did not run and the green run would prove less than it claims.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Generator
 
 import pytest
@@ -36,6 +37,9 @@ def pytest_runtest_makereport(
     report = yield
     if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
         _fail_skip(report)
+    harness = sys.modules.get("_containerd")  # the private-containerd harness, once a test has used it
+    if report.failed and harness is not None:
+        harness.attach_log(item, report)
     return report
 
 

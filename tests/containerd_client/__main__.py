@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
-from . import _suite
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared helpers (_peers)
+
+from . import _suite  # noqa: E402
 
 
 def main(argv: list[str]) -> int:

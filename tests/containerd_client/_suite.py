@@ -2,9 +2,10 @@
 
 ``build`` compiles the test binary (scripts/build-ctrd-client-tests, cached); ``run`` starts
 it as root with its own daemon, root, state, socket, namespace and ``$TMPDIR`` all under a
-fresh directory, ``TEST_RUNTIME`` set, and ``containerd-shim-pyrunc-v1`` on the daemon's
-PATH; ``parse`` turns ``go test -v`` output into per-test results; ``leftovers`` lists what
-a run left behind (processes, shim sockets, mounts, runc state, cgroups), scoped to that run.
+fresh directory, ``TEST_RUNTIME`` set, and ``containerd-shim-pyrunc-v1`` then the pinned
+containerd 1.6.20 (``_peers``: its daemon and Go shim) on the daemon's PATH; ``parse`` turns
+``go test -v`` output into per-test results; ``leftovers`` lists what a run left behind
+(processes, shim sockets, mounts, runc state, cgroups), scoped to that run.
 
 By hand: ``.venv/bin/python -m tests.containerd_client`` builds, runs both runtimes and
 prints the table.
@@ -26,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from _peers import containerd_peer
 
 from ._image import write_test_image
 
@@ -152,7 +155,8 @@ def run(binary: Path, runtime: str, tests: Sequence[str], tmp: Path) -> Run:
         SHIMTYPES_ZYGOTE_IDLE=str(ZYGOTE_IDLE),
         TMPDIR=str(tmp / "tmp"),
         TEST_RUNTIME=runtime,
-        PATH=f"{bindir}:{env.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}",
+        # the pinned 1.6.20 daemon and Go shim (the tests' own version), whatever the system has installed
+        PATH=f"{bindir}:{containerd_peer('1.6').bin}:{env.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}",
     )
     cmd = [
         str(binary),

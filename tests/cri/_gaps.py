@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from ._peers import VERSIONS
+from _peers import VERSIONS
 
 ALL: Final = frozenset(VERSIONS)
 

@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ._client import CRIClient, CRIError, ContainerSpec, ContainerState, Pod, PodSpec
-from ._daemon import APP_IMAGE, CGROUP_ROOT, CRIDaemon, wait_until
+from _containerd import CGROUP_ROOT, wait_until
+
+from ._daemon import APP_IMAGE, CRIDaemon
 
 
 class Pods:

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Final
 
-from ._peers import cri_api_proto
+from _peers import cri_api_proto
 
 MODULE: Final = "shimtypes_cri_runtime_v1"
 """Stub module name: ``<MODULE>_pb2`` and ``<MODULE>_pb2_grpc`` (unique in ``sys.modules``)."""

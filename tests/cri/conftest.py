@@ -15,29 +15,21 @@ import signal
 import subprocess
 import tempfile
 
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from _containerd import missing_requirement, mounts_under, wait_until, watch_log
+from _peers import VERSIONS, containerd_peer, runc
+
 from ._client import CRIClient, CRIError
-from ._daemon import RUNC_ROOT, CRIDaemon, mounts_under, wait_until
+from ._daemon import RUNC_ROOT, CRIDaemon
 from ._gaps import gap_for
-from ._peers import VERSIONS, busybox, containerd_peer, runc
 from ._pods import Pods
 
 HANDLER_NAMES = ("runc", "pyrunc")
 _HERE = Path(__file__).parent
-
-
-def _missing() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root"
-    if runc() is None:
-        return "runc is not installed"
-    if busybox() is None:
-        return "busybox(-static) is not installed"
-    return None
 
 
 def _params(item: pytest.Item) -> tuple[str, str] | None:
@@ -65,7 +57,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session", params=VERSIONS, ids=lambda v: f"containerd-{v}")
 def cri_daemon(request: pytest.FixtureRequest) -> Iterator[CRIDaemon]:
-    reason = _missing()
+    reason = missing_requirement()
     if reason is not None:
         pytest.skip(f"cri: {reason}")
     version: str = request.param
@@ -138,9 +130,6 @@ def handler(request: pytest.FixtureRequest) -> str:
     return name
 
 
-_LOG_OFFSET = pytest.StashKey[tuple[CRIDaemon, int]]()
-
-
 @pytest.fixture
 def pods(cri_daemon: CRIDaemon, cri: CRIClient, handler: str, request: pytest.FixtureRequest) -> Iterator[Pods]:
     """This case's pods on ``handler``; stopped and removed after it (a failure there fails the case)."""
@@ -148,7 +137,7 @@ def pods(cri_daemon: CRIDaemon, cri: CRIClient, handler: str, request: pytest.Fi
 
 
 def _pods(daemon: CRIDaemon, cri: CRIClient, handler: str, request: pytest.FixtureRequest) -> Iterator[Pods]:
-    request.node.stash[_LOG_OFFSET] = (daemon, daemon.log_size())
+    watch_log(daemon, request.node)
     cri.wait_ready(30)
     made = Pods(daemon, cri, handler, request.node.name)
     yield made
@@ -193,16 +182,3 @@ def slow_kill_pods(slow_kill_daemon: CRIDaemon, handler: str, request: pytest.Fi
         yield from _pods(slow_kill_daemon, client, handler, request)
     finally:
         client.close()
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    if report.failed and _LOG_OFFSET in item.stash:
-        daemon, offset = item.stash[_LOG_OFFSET]
-        report.sections.append(("containerd + shim log (since the case began)", daemon.log_tail(offset)))
-    return report
-
-

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from _containerd import mounts_under, wait_until
+
 from ._client import CONTAINER_STATES, CRIError, Resources
-from ._daemon import RUNC_ROOT, CRIDaemon, mounts_under, wait_until
+from ._daemon import RUNC_ROOT, CRIDaemon
 from ._pods import Pods
 from ._stream import run_exec
 

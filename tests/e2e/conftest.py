@@ -1,53 +1,35 @@
-"""Session fixture: one private containerd for all e2e tests.
+"""Session fixture: one private containerd per pinned version (1.6, 1.7, 2.1) for the ctr scenarios.
 
-containerd's log, which also carries every shim's log lines (shims write to
-the bundle's ``log`` FIFO, which containerd copies to its stderr), is
-attached to each failing test's report.
+``containerd`` is parametrized over ``_peers.VERSIONS`` at session scope, so
+pytest runs every e2e case of one version on one daemon before starting the
+next. containerd's log, which also carries every shim's log lines (shims
+write to the bundle's ``log`` FIFO, which containerd copies to its stderr),
+is attached to each failing test's report (``watch_log``).
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Generator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
-from ._ctrd import Containerd, missing_requirement
+from _containerd import Containerd, install_busybox, missing_requirement, new_tmp, running, watch_log
+from _peers import VERSIONS, containerd_peer
 
 
-@pytest.fixture(scope="session")
-def containerd() -> Iterator[Containerd]:
+@pytest.fixture(scope="session", params=VERSIONS, ids=lambda v: f"containerd-{v}")
+def containerd(request: pytest.FixtureRequest) -> Iterator[Containerd]:
     reason = missing_requirement()
     if reason is not None:
         pytest.skip(f"e2e: {reason}")
-    tmp = Path(tempfile.mkdtemp(prefix="shimtypes-e2e-"))
-    daemon = Containerd(tmp)
-    try:
-        daemon.setup()
+    daemon = Containerd(containerd_peer(request.param), new_tmp("shimtypes-e2e-"))
+    install_busybox(daemon.rootfs)
+    with running(daemon):
         yield daemon
-    finally:
-        daemon.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-_LOG_OFFSET = pytest.StashKey[tuple[Containerd, int]]()
 
 
 @pytest.fixture
 def ctrd(containerd: Containerd, request: pytest.FixtureRequest) -> Containerd:
-    """The session containerd; its log since the test began goes into a failure's report."""
-    request.node.stash[_LOG_OFFSET] = (containerd, containerd.log_size())
+    """The version's containerd; its log since the test began goes into a failure's report."""
+    watch_log(containerd, request.node)
     return containerd
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    if report.failed and _LOG_OFFSET in item.stash:
-        daemon, offset = item.stash[_LOG_OFFSET]
-        report.sections.append(("containerd + shim log (since the test began)", daemon.log_tail(offset)))
-    return report

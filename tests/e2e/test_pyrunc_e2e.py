@@ -1,42 +1,29 @@
-"""``containerd-shim-pyrunc-v1`` under a real containerd 1.6, driven only through ``ctr``."""
+"""``containerd-shim-pyrunc-v1`` under containerd 1.6, 1.7 and 2.1 (pinned), driven only through ``ctr``."""
 
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import subprocess
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from impl.shim import read_address, socket_address
 
-from ._ctrd import RUNTIME, Containerd, mounts_under, unique_id, wait_until
+from _containerd import (
+    GO_RUNTIME,
+    PYRUNC_RUNTIME,
+    Containerd,
+    CtrEvents,
+    assert_nothing_left,
+    docker_archive,
+    mounts_under,
+    unique_id,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
-
-
-def _socket_path(ctrd: Containerd, id: str) -> str:
-    return socket_address(ctrd.address, ctrd.namespace, id).removeprefix("unix://")
-
-
-def _shim_pids(id: str) -> list[int]:
-    """Serving shims for ``id`` still alive (their argv carries ``-id <id>``)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if any(b"pyrunc" in a for a in argv) and id.encode() in argv:
-            found.append(int(entry))
-    return found
 
 
 def _gone_or_zombie(pid: int) -> bool:
@@ -48,16 +35,8 @@ def _gone_or_zombie(pid: int) -> bool:
 
 
 def assert_clean(ctrd: Containerd, *ids: str) -> None:
-    """Nothing of these containers is left: tasks, containers, bundles, sockets, runc state, shims."""
-    tasks = ctrd.tasks()
-    containers = ctrd.containers()
-    for id in ids:
-        assert id not in tasks, f"task {id} still listed: {tasks[id]}"
-        assert id not in containers, f"container {id} still listed"
-        assert not ctrd.bundle(id).exists(), f"bundle of {id} left: {sorted(os.listdir(ctrd.bundle(id)))}"
-        assert not os.path.exists(_socket_path(ctrd, id)), f"socket of {id} left"
-        assert not os.path.exists(f"/run/containerd/runc/{ctrd.namespace}/{id}"), f"runc state of {id} left"
-    wait_until(lambda: not any(_shim_pids(id) for id in ids), 10, f"the shims of {ids} to exit")
+    """Nothing of these containers is left (detached ones' FIFOs are their ctr's to remove)."""
+    assert_nothing_left(ctrd, ids, fifo_check=False)
 
 
 def test_run_echo_prints_hi(ctrd: Containerd) -> None:
@@ -91,7 +70,7 @@ def test_detached_ps_kill_rm(ctrd: Containerd) -> None:
     ctrd.ctr("task", "kill", "-s", "KILL", id)
     wait_until(lambda: ctrd.tasks()[id][1] == "STOPPED", 10, f"{id} to be STOPPED")
     again = ctrd.ctr("task", "kill", "-s", "KILL", id, check=False)
-    assert again.returncode != 0 and "not found" in again.stderr  # NotFound: already finished
+    assert ctrd.failed_with(again, "not found", "process already finished"), again.stderr
     rm = ctrd.ctr("task", "rm", id)
     assert "exit code 137" in rm.stderr  # ctr reports the task's exit status on delete
     ctrd.ctr("c", "rm", id)
@@ -116,48 +95,12 @@ def test_exec_runs_a_second_process(ctrd: Containerd) -> None:
     assert_clean(ctrd, id)
 
 
-def _line_reader(stream: subprocess.Popen[str]) -> queue.Queue[str]:
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        assert stream.stdout is not None
-        for line in stream.stdout:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return lines
-
-
-def _subscribed(ctrd: Containerd, lines: queue.Queue[str], seen: list[str]) -> None:
-    """Prove ``ctr events`` is subscribed: create namespaces until one's event shows up."""
-    for attempt in range(40):
-        probe = f"{ctrd.namespace}-probe{attempt}"
-        ctrd.ctr("namespaces", "create", probe)
-        ctrd.ctr("namespaces", "remove", probe)
-        deadline = time.monotonic() + 0.5
-        while time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            seen.append(line)
-            if "/namespaces/create" in line:
-                return
-    raise AssertionError("ctr events never showed a namespace event")
-
-
 def test_events_in_order(ctrd: Containerd) -> None:
     id = unique_id("events")
-    events = ctrd.ctr_popen("events")
-    try:
-        lines = _line_reader(events)
-        seen: list[str] = []
-        _subscribed(ctrd, lines, seen)
+    with CtrEvents(ctrd) as events:
+        events.subscribed()
         ctrd.ctr(*ctrd.run_args(id, "/bin/sh", "-c", "exit 5"), check=False)
-        mine = _collect(lines, id, "/tasks/delete")
-    finally:
-        events.terminate()
-        events.wait(timeout=10)
+        mine = events.collect(id, "/tasks/delete")
     topics = [line.split()[5] for line in mine]
     assert topics == ["/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"], mine
     exit_line = mine[2].replace(" ", "")
@@ -166,32 +109,15 @@ def test_events_in_order(ctrd: Containerd) -> None:
     assert_clean(ctrd, id)
 
 
-def _collect(lines: queue.Queue[str], id: str, until: str, timeout: float = 20) -> list[str]:
-    """Task event lines of container ``id`` up to the first containing ``until``."""
-    mine: list[str] = []
-    deadline = time.monotonic() + timeout
-    while not any(until in line for line in mine) and time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.1)
-        except queue.Empty:
-            continue
-        if "/tasks/" in line and f'"container_id":"{id}"' in line.replace(" ", ""):
-            mine.append(line)
-    return mine
-
-
 def test_exec_events(ctrd: Containerd) -> None:
     id = unique_id("execev")
     ctrd.ctr(*ctrd.run_args(id, "/bin/sleep", "1000", detach=True))
-    events = ctrd.ctr_popen("events")
     try:
-        lines = _line_reader(events)
-        _subscribed(ctrd, lines, [])
-        ctrd.ctr("task", "exec", "--exec-id", "x1", id, "/bin/sh", "-c", "exit 4", check=False)
-        mine = _collect(lines, id, "/tasks/exit")
+        with CtrEvents(ctrd) as events:
+            events.subscribed()
+            ctrd.ctr("task", "exec", "--exec-id", "x1", id, "/bin/sh", "-c", "exit 4", check=False)
+            mine = events.collect(id, "/tasks/exit")
     finally:
-        events.terminate()
-        events.wait(timeout=10)
         ctrd.ctr("task", "kill", "-s", "KILL", id)
         wait_until(lambda: ctrd.tasks()[id][1] == "STOPPED", 10, f"{id} to be STOPPED")
         ctrd.ctr("task", "rm", id)
@@ -209,10 +135,10 @@ def test_shim_killed_mid_run_is_cleaned_up_by_delete(ctrd: Containerd) -> None:
     task_pid, _ = ctrd.tasks()[id]
     with open(f"/proc/{task_pid}/status") as f:
         shim_pid = int(next(line for line in f if line.startswith("PPid:")).split()[1])
-    assert _shim_pids(id) == [shim_pid], "the container's parent is the serving shim (a subreaper)"
+    assert ctrd.shim_pids(id) == [shim_pid], "the container's parent is the serving shim (a subreaper)"
     address = read_address(str(ctrd.bundle(id) / "address"))
     assert address == socket_address(ctrd.address, ctrd.namespace, id)
-    assert os.path.exists(_socket_path(ctrd, id))
+    assert os.path.exists(ctrd.socket_path(id))
 
     os.kill(shim_pid, signal.SIGKILL)
     # containerd sees the connection drop, runs `delete` (which force-deletes
@@ -244,11 +170,32 @@ def test_twenty_in_sequence_and_five_in_parallel(ctrd: Containerd) -> None:
     assert not set(seq + par) & set(os.listdir(namespace_dir))
 
 
+@pytest.mark.parametrize("runtime", [PYRUNC_RUNTIME, GO_RUNTIME], ids=["pyrunc", "go-runc"])
+def test_twenty_parallel_runs_leave_nothing(ctrd: Containerd, runtime: str) -> None:
+    """20 ``ctr run --rm`` at once: each exits 0 with its output; no shim, socket, FIFO, mount, cgroup or runc state left."""
+    ids = [unique_id(f"par20-{i}") for i in range(20)]
+
+    def run(id: str) -> subprocess.CompletedProcess[str]:
+        return ctrd.ctr(*ctrd.run_args(id, "/bin/sh", "-c", f"echo {id}", runtime=runtime), check=False, timeout=120)
+
+    with ThreadPoolExecutor(max_workers=len(ids)) as pool:
+        results = list(pool.map(run, ids))
+    wrong = [(id, p.returncode, p.stdout, p.stderr) for id, p in zip(ids, results) if (p.returncode, p.stdout) != (0, f"{id}\n")]
+    assert wrong == []
+    assert_nothing_left(ctrd, ids)
+
+
+def _image(ctrd: Containerd) -> str:
+    """A busybox image of the daemon's rootfs, imported (and unpacked) once."""
+    ref = "docker.io/shimtypes/busybox:e2e"
+    return ctrd.import_archive(ref, docker_archive(ctrd.rootfs, ref))
+
+
 def test_image_rootfs_is_mounted_by_the_shim_and_unmounted(ctrd: Containerd) -> None:
     """With an image, Create carries the snapshot's mounts: the shim mounts them on <bundle>/rootfs."""
-    image = ctrd.image()
+    image = _image(ctrd)
     id = unique_id("image")
-    proc = ctrd.ctr("run", "--rm", "--runtime", RUNTIME, image, id, "/bin/sh", "-c", "echo hi; cat /proc/self/mountinfo")
+    proc = ctrd.ctr("run", "--rm", "--runtime", PYRUNC_RUNTIME, image, id, "/bin/sh", "-c", "echo hi; cat /proc/self/mountinfo")
     assert proc.stdout.startswith("hi\n")
     root_line = next(line for line in proc.stdout.splitlines()[1:] if line.split()[4] == "/")
     assert "io.containerd.snapshotter.v1" in root_line  # the snapshot's mount, not the empty bundle dir
@@ -257,13 +204,13 @@ def test_image_rootfs_is_mounted_by_the_shim_and_unmounted(ctrd: Containerd) -> 
 
 
 def test_shim_killed_with_a_mounted_rootfs_is_unmounted_by_delete(ctrd: Containerd) -> None:
-    image = ctrd.image()
+    image = _image(ctrd)
     id = unique_id("imgkill")
-    ctrd.ctr("run", "-d", "--runtime", RUNTIME, image, id, "/bin/sleep", "1000")
+    ctrd.ctr("run", "-d", "--runtime", PYRUNC_RUNTIME, image, id, "/bin/sleep", "1000")
     rootfs = ctrd.bundle(id) / "rootfs"
     assert mounts_under(ctrd.state) == [str(rootfs)]
     task_pid, _ = ctrd.tasks()[id]
-    [shim_pid] = _shim_pids(id)
+    [shim_pid] = ctrd.shim_pids(id)
     os.kill(shim_pid, signal.SIGKILL)
     wait_until(lambda: not ctrd.bundle(id).exists(), 20, f"containerd to remove the bundle of {id}")
     assert mounts_under(ctrd.state) == []

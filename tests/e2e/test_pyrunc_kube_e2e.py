@@ -1,4 +1,4 @@
-"""What CRI needs beyond ``ctr run``, through a real containerd 1.6 and ``ctr``, on pyrunc and on Go's runc shim.
+"""What CRI needs beyond ``ctr run``, through containerd 1.6, 1.7 and 2.1 (pinned) and ``ctr``, on pyrunc and on Go's runc shim.
 
 Stats, pause/resume (and their events), Update, terminals (``ctr run -t`` and
 ``ctr task exec -t`` driven through a pseudo-terminal), TaskOOM, and Kill
@@ -11,12 +11,10 @@ import asyncio
 import fcntl
 import json
 import os
-import queue
 import select
 import struct
 import subprocess
 import termios
-import threading
 import time
 from pathlib import Path
 
@@ -25,15 +23,14 @@ from google.protobuf.any_pb2 import Any
 
 from impl.shim import socket_address
 from impl.shim.cgroups import LINUX_RESOURCES_TYPE_URL
-from impl.ttrpc import Client, Code, TaskClient, TTRPCError
+from impl.ttrpc import TASK_V3_SERVICE_NAME, Client, Code, TaskClient, TTRPCError
 from shimtypes.pb import task_pb2
 
-from ._ctrd import RUNTIME, Containerd, unique_id, wait_until
+from _containerd import GO_RUNTIME, PYRUNC_RUNTIME, Containerd, CtrEvents, unique_id, wait_until
 
 pytestmark = pytest.mark.e2e
 
-GO_RUNTIME = "io.containerd.runc.v2"
-RUNTIMES = pytest.mark.parametrize("runtime", [RUNTIME, GO_RUNTIME], ids=["pyrunc", "go-runc"])
+RUNTIMES = pytest.mark.parametrize("runtime", [PYRUNC_RUNTIME, GO_RUNTIME], ids=["pyrunc", "go-runc"])
 
 
 def _remove(ctrd: Containerd, id: str) -> None:
@@ -48,37 +45,6 @@ def _cgroup(ctrd: Containerd, controller: str, id: str) -> Path:
     return Path("/sys/fs/cgroup", controller, ctrd.namespace, id)
 
 
-class Events:
-    """``ctr events`` lines, read on a thread."""
-
-    def __init__(self, ctrd: Containerd) -> None:
-        self.proc = ctrd.ctr_popen("events")
-        self.lines: queue.Queue[str] = queue.Queue()
-        assert self.proc.stdout is not None
-        stdout = self.proc.stdout
-
-        def pump() -> None:
-            for line in stdout:
-                self.lines.put(line)
-
-        threading.Thread(target=pump, daemon=True).start()
-
-    def wait_for(self, topic: str, id: str, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if topic in line and f'"container_id":"{id}"' in line.replace(" ", ""):
-                return line
-        raise AssertionError(f"no {topic} for {id} within {timeout}s")
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
 @RUNTIMES
 def test_metrics_pause_resume(ctrd: Containerd, runtime: str) -> None:
     id = unique_id("stats")
@@ -86,8 +52,9 @@ def test_metrics_pause_resume(ctrd: Containerd, runtime: str) -> None:
     # A 4 MiB string in the shell's memory, then a mark in the (shared) rootfs.
     script = f"x=a; i=0; while [ $i -lt 22 ]; do x=$x$x; i=$((i+1)); done; : > /tmp/{id}; while :; do sleep 1000; done"
     ctrd.ctr(*ctrd.run_args(id, "/bin/sh", "-c", script, detach=True, runtime=runtime))
-    events = Events(ctrd)
+    events = CtrEvents(ctrd)
     try:
+        events.subscribed()
         wait_until(ready.exists, 30, f"{id} to fill its memory")
         data = json.loads(ctrd.ctr("task", "metrics", "--format", "json", id).stdout)  # the v1 Metrics
         assert data["memory"]["usage"]["usage"] > 4 << 20, data
@@ -116,12 +83,15 @@ def test_update_resources(ctrd: Containerd, runtime: str) -> None:
     id = unique_id("update")
     ctrd.ctr(*ctrd.run_args(id, "/bin/sleep", "1000", detach=True, runtime=runtime))
     address = socket_address(ctrd.address, ctrd.namespace, id).removeprefix("unix://")
-    if runtime == GO_RUNTIME:  # the Go shim's socket is named in the bundle's address file
-        address = (ctrd.bundle(id) / "address").read_text().strip().removeprefix("unix://")
+    v3 = False
+    if runtime == GO_RUNTIME:  # the Go shim's socket is named in the bundle (2.x's serves task v3 only)
+        [address] = ctrd.shim_addresses(id)
+        v3 = ctrd.peer.major >= 2
 
     async def update(resources: object) -> None:
         async with await Client.connect(address) as client:
-            await TaskClient(client).update(task_pb2.UpdateTaskRequest(
+            task = TaskClient(client, service=TASK_V3_SERVICE_NAME) if v3 else TaskClient(client)
+            await task.update(task_pb2.UpdateTaskRequest(
                 id=id, resources=Any(type_url=LINUX_RESOURCES_TYPE_URL, value=json.dumps(resources).encode())))
 
     try:
@@ -131,7 +101,7 @@ def test_update_resources(ctrd: Containerd, runtime: str) -> None:
         assert _cgroup(ctrd, "pids", id).joinpath("pids.max").read_text().strip() == "77"
         data = json.loads(ctrd.ctr("task", "metrics", "--format", "json", id).stdout)
         assert data["memory"]["usage"]["limit"] == 48 << 20
-        if runtime == RUNTIME:  # a bad field is named (the Go shim passes it to runc as is)
+        if runtime == PYRUNC_RUNTIME:  # a bad field is named (the Go shim passes it to runc as is)
             with pytest.raises(TTRPCError) as info:
                 asyncio.run(update({"memory": {"limit": "48M"}}))
             assert info.value.code == Code.INVALID_ARGUMENT
@@ -180,7 +150,7 @@ def _lines(out: bytes) -> list[bytes]:
 
 
 def _check_output(runtime: str, lines: list[bytes], expected: list[bytes], out: bytes) -> None:
-    if runtime == RUNTIME:
+    if runtime == PYRUNC_RUNTIME:
         assert lines == expected, out[:300] + b" ... " + out[-300:]
     else:  # Go's shim: what ctr got is a prefix (the last line may be cut)
         got = [line for line in lines if line]
@@ -189,16 +159,12 @@ def _check_output(runtime: str, lines: list[bytes], expected: list[bytes], out: 
             assert expected[len(got) - 1].startswith(got[-1]), out[:300]
 
 
-def _ctr(ctrd: Containerd, *args: str) -> list[str]:
-    return ["ctr", "--address", ctrd.address, "--namespace", ctrd.namespace, *args]
-
-
 @RUNTIMES
 def test_ctr_run_tty(ctrd: Containerd, runtime: str) -> None:
     id = unique_id("tty")
     big = 200_000
     script = f"{SIZE}; echo tty-ok; i=0; while [ $i -lt {big // 100} ]; do echo {'z' * 99}; i=$((i+1)); done; echo END; exit 3"
-    status, out = _pty_run(_ctr(ctrd, "run", "-t", "--rm", "--runtime", runtime, "--rootfs", str(ctrd.rootfs),
+    status, out = _pty_run(ctrd.ctr_argv("run", "-t", "--rm", "--runtime", runtime, "--rootfs", str(ctrd.rootfs),
                                 id, "/bin/sh", "-c", script), (33, 111))
     expected = [b"33 111", b"tty-ok", *[b"z" * 99] * (big // 100), b"END", b""]
     # Nothing lost at exit. ctr closes its FIFO as soon as Wait answers: pyrunc answers
@@ -214,7 +180,7 @@ def test_ctr_exec_tty(ctrd: Containerd, runtime: str) -> None:
     id = unique_id("exectty")
     ctrd.ctr(*ctrd.run_args(id, "/bin/sleep", "1000", detach=True, runtime=runtime))
     try:
-        status, out = _pty_run(_ctr(ctrd, "task", "exec", "-t", "--exec-id", "e1", id,
+        status, out = _pty_run(ctrd.ctr_argv("task", "exec", "-t", "--exec-id", "e1", id,
                                     "/bin/sh", "-c", f"{SIZE}; echo exec-tty-ok; exit 4"), (21, 77))
         _check_output(runtime, _lines(out), [b"21 77", b"exec-tty-ok", b""], out)
         assert status == 4
@@ -225,8 +191,9 @@ def test_ctr_exec_tty(ctrd: Containerd, runtime: str) -> None:
 @RUNTIMES
 def test_oom_kill_is_a_task_oom_event(ctrd: Containerd, runtime: str) -> None:
     id = unique_id("oom")
-    events = Events(ctrd)
+    events = CtrEvents(ctrd)
     try:
+        events.subscribed()
         # A string that doubles until the 24 MiB limit is hit.
         run = ctrd.ctr("run", "--rm", "--runtime", runtime, "--memory-limit", str(24 << 20),
                        "--rootfs", str(ctrd.rootfs), id, "/bin/sh", "-c", "x=a; while :; do x=$x$x; done",
@@ -244,8 +211,10 @@ def test_oom_kill_is_a_task_oom_event(ctrd: Containerd, runtime: str) -> None:
 def test_shared_pid_namespace_exit_and_kill_all(ctrd: Containerd, runtime: str) -> None:
     """``b`` joins ``a``'s pid namespace; its init exits leaving a child in b's cgroup.
 
-    As the Go shim: the child is killed when the init exits, and
-    ``kill --all`` on the exited init still succeeds (CRI's StopContainer sends it).
+    As the Go shim: ``kill --all`` on the exited init still succeeds (CRI's
+    StopContainer sends it) and leaves the cgroup empty. pyrunc kills the
+    child when the init exits, as 1.6's Go shim does (1.7's and 2.1's leave it
+    to that ``kill --all``).
     """
     a, b = unique_id("pidns-a"), unique_id("pidns-b")
     ctrd.ctr(*ctrd.run_args(a, "/bin/sleep", "1000", detach=True, runtime=runtime))
@@ -254,11 +223,13 @@ def test_shared_pid_namespace_exit_and_kill_all(ctrd: Containerd, runtime: str) 
         ctrd.ctr("run", "-d", "--runtime", runtime, "--with-ns", f"pid:/proc/{pid}/ns/pid",
                  "--rootfs", str(ctrd.rootfs), b, "/bin/sh", "-c", "sleep 1000 & exit 0")
         wait_until(lambda: ctrd.tasks()[b][1] == "STOPPED", 20, f"{b}'s init to exit")
-        # Killed at the exit (SIGKILL is sent before the exit is reported; the child
-        # leaves the cgroup once the kernel has finished it).
         procs = _cgroup(ctrd, "pids", b) / "cgroup.procs"
-        wait_until(lambda: procs.read_text().split() == [], 10, f"the child left in {b}'s cgroup to die")
+        if runtime == PYRUNC_RUNTIME or ctrd.peer.version == "1.6":
+            # Killed at the exit (SIGKILL is sent before the exit is reported; the child
+            # leaves the cgroup once the kernel has finished it).
+            wait_until(lambda: procs.read_text().split() == [], 10, f"the child left in {b}'s cgroup to die")
         ctrd.ctr("task", "kill", "--all", "-s", "KILL", b)
+        wait_until(lambda: procs.read_text().split() == [], 10, f"kill --all to empty {b}'s cgroup")
         ctrd.ctr("task", "rm", b)
         ctrd.ctr("c", "rm", b)
     finally:

@@ -10,53 +10,52 @@ execs the real runc (a real process, not a mock).
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from _containerd import GO_RUNTIME as RUNC_V2
+from _containerd import (
+    Containerd,
+    docker_archive,
+    install_busybox,
+    missing_requirement,
+    new_tmp,
+    pyrunc_shim,
+    recorder,
+    running,
+    unique_id,
+    wait_until,
+)
+from _peers import VERSIONS, containerd_peer, runc
 from impl.shim import OPTIONS_FILE
-
-from ._ctrd import Containerd, _shim_script, missing_requirement, unique_id, wait_until
 
 pytestmark = pytest.mark.e2e
 
-RUNC_V2 = "io.containerd.runc.v2"
 
-
-def _recorder(path: Path, log: Path, real: str) -> None:
-    path.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\nexec {real} "$@"\n')
-    path.chmod(0o755)
-
-
-@pytest.fixture(scope="module")
-def daemon() -> Iterator[Containerd]:
+@pytest.fixture(scope="module", params=VERSIONS, ids=lambda v: f"containerd-{v}")
+def daemon(request: pytest.FixtureRequest) -> Iterator[Containerd]:
     reason = missing_requirement()
     if reason is not None:
         pytest.skip(f"e2e: {reason}")
-    real = shutil.which("runc")
-    shim = _shim_script()
-    assert real is not None and shim is not None
-    tmp = Path(tempfile.mkdtemp(prefix="shimtypes-opts-"))
-    d = Containerd(tmp)
-    saved = os.environ.get("SHIMTYPES_ZYGOTE")
-    os.environ["SHIMTYPES_ZYGOTE"] = "0"  # the daemon's shims fork from start: no zygote outlives the module
-    try:
-        d.setup()
-        _recorder(d.bin / "runc", tmp / "runc.argv", real)
-        _recorder(tmp / "other-runc", tmp / "other-runc.argv", real)
-        (d.bin / "containerd-shim-runc-v2").symlink_to(shim)
+    real = runc()
+    assert real is not None
+    tmp = new_tmp("shimtypes-opts-")
+    tmp.chmod(0o711)  # a user-namespaced container's root (host uid 1000) must reach its rootfs below it
+    shim = pyrunc_shim()
+    d = Containerd(
+        containerd_peer(request.param),
+        tmp,
+        shims={"containerd-shim-runc-v2": shim},  # first on the PATH: before the version's Go shim
+        wrappers={"runc": recorder(tmp / "runc.argv", real)},
+        env={"SHIMTYPES_ZYGOTE": "0"},  # the daemon's shims fork from start: no zygote outlives the module
+    )
+    install_busybox(d.rootfs)
+    (tmp / "other-runc").write_text(recorder(tmp / "other-runc.argv", real))
+    (tmp / "other-runc").chmod(0o755)
+    with running(d):
         yield d
-    finally:
-        if saved is None:
-            os.environ.pop("SHIMTYPES_ZYGOTE", None)
-        else:
-            os.environ["SHIMTYPES_ZYGOTE"] = saved
-        d.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _calls(log: Path, id: str) -> list[list[str]]:
@@ -130,9 +129,13 @@ def test_systemd_cgroup_is_runcs_global_flag(daemon: Containerd) -> None:
 
 
 def test_io_uid_and_gid_own_the_containers_fifos(daemon: Containerd) -> None:
+    # From an image: ctr 1.7+ applies --uidmap (a user namespace, a remapped snapshot, and
+    # IoUid/IoGid from the spec's first mappings) only there, not with --rootfs.
+    ref = "docker.io/shimtypes/busybox:options"
+    image = daemon.import_archive(ref, docker_archive(daemon.rootfs, ref))
     id = unique_id("iouid")
     daemon.ctr("run", "-d", "--runtime", RUNC_V2, "--uidmap", "0:1000:65536", "--gidmap", "0:2000:65536",
-               "--rootfs", str(daemon.rootfs), id, "/bin/sleep", "30")  # fmt: skip
+               image, id, "/bin/sleep", "30")  # fmt: skip
     try:
         fifos = list(Path("/run/containerd/fifo").glob(f"*/{id}-std*"))
         assert fifos, "ctr made FIFOs for the task"

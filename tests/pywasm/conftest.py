@@ -1,21 +1,21 @@
 """Fixtures for pywasm: a rootfs, an engine with a private cache, ``launch``
 (see ``_harness``) that forks module children torn down after the test, and
-a private containerd for the end-to-end tests (see ``_ctrd``)."""
+a private containerd per pinned version for the end-to-end tests (see ``_ctrd``)."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from _containerd import Containerd, missing_requirement, new_tmp, running, watch_log
+from _peers import VERSIONS, containerd_peer
 from impl.pywasm._engine import WasmEngine
 from impl.pywasm._resolve import resolve_process
 
-from ._ctrd import Containerd, missing_requirement
+from ._ctrd import wasm_containerd
 from ._harness import Launch, Running
 
 
@@ -56,38 +56,18 @@ def launch(engine: WasmEngine, rootfs: Path, tmp_path: Path) -> Iterator[Launch]
         running.child.channel.close()
 
 
-@pytest.fixture(scope="session")
-def wasm_containerd() -> Iterator[Containerd]:
-    """One private containerd for the pywasm end-to-end tests."""
-    reason = missing_requirement()
+@pytest.fixture(scope="session", params=VERSIONS, ids=lambda v: f"containerd-{v}")
+def wasm_containerd_of_version(request: pytest.FixtureRequest) -> Iterator[Containerd]:
+    """One private containerd per pinned version for the pywasm end-to-end tests."""
+    reason = missing_requirement(runc_needed=False)
     if reason is not None:
         pytest.skip(f"pywasm e2e: {reason}")
-    tmp = Path(tempfile.mkdtemp(prefix="shimtypes-pywasm-"))
-    daemon = Containerd(tmp)
-    try:
-        daemon.setup()
+    with running(wasm_containerd(containerd_peer(request.param), new_tmp("shimtypes-pywasm-"))) as daemon:
         yield daemon
-    finally:
-        daemon.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-_LOG_OFFSET = pytest.StashKey[tuple[Containerd, int]]()
 
 
 @pytest.fixture
-def ctrd(wasm_containerd: Containerd, request: pytest.FixtureRequest) -> Containerd:
-    """The session containerd; its log (shim logs included) since the test began goes into a failure's report."""
-    request.node.stash[_LOG_OFFSET] = (wasm_containerd, wasm_containerd.log_size())
-    return wasm_containerd
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    if report.failed and _LOG_OFFSET in item.stash:
-        daemon, offset = item.stash[_LOG_OFFSET]
-        report.sections.append(("containerd + shim log (since the test began)", daemon.log_tail(offset)))
-    return report
+def ctrd(wasm_containerd_of_version: Containerd, request: pytest.FixtureRequest) -> Containerd:
+    """The version's containerd; its log (shim logs included) since the test began goes into a failure's report."""
+    watch_log(wasm_containerd_of_version, request.node)
+    return wasm_containerd_of_version

@@ -1,73 +1,31 @@
-"""``containerd-shim-pywasm-v1`` under a real containerd 1.6, driven only through ``ctr``."""
+"""``containerd-shim-pywasm-v1`` under containerd 1.6, 1.7 and 2.1 (pinned), driven only through ``ctr``."""
 
 from __future__ import annotations
 
 import os
-import queue
 import select
 import signal
 import subprocess
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from e2e._ctrd import docker_archive  # a helper module of the pyrunc e2e tests
-from impl.shim import socket_address
+from _containerd import Containerd, CtrEvents, assert_nothing_left, docker_archive, fifos, wait_until
+from _peers import containerd_peer
 
-from ._ctrd import FIFO_DIR, RUNTIME, Containerd, unique_id, wait_until
+from ._ctrd import RUNTIME, unique_id, wasm_containerd
 
 pytestmark = pytest.mark.e2e
 
 
-def _shim_pids(id: str) -> list[int]:
-    """Serving shims for ``id`` still alive (their argv carries ``-id <id>``)."""
-    found: list[int] = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if any(b"pywasm" in a for a in argv) and id.encode() in argv:
-            found.append(int(entry))
-    return found
-
-
-def _fifos(id: str) -> list[str]:
-    """ctr's stdio FIFOs of ``id`` (``<FIFO_DIR>/<random>/<id>-stdout``...)."""
-    if not FIFO_DIR.is_dir():
-        return []
-    return [str(p) for d in FIFO_DIR.iterdir() if d.is_dir() for p in d.iterdir() if p.name.startswith(id + "-")]
-
-
-def _mounts_under(prefix: str) -> list[str]:
-    with open("/proc/self/mountinfo") as f:
-        return [line.split()[4] for line in f if line.split()[4].startswith(prefix + "/")]
-
-
 def assert_clean(ctrd: Containerd, *ids: str, fifos: bool = True) -> None:
-    """Nothing of these containers is left: tasks, containers, bundles, sockets, FIFOs, mounts, shims.
+    """Nothing of these containers is left (``assert_nothing_left``).
 
     ``fifos=False`` when no ``ctr`` removed them: a detached task's FIFOs are
     its client's, removed by ``ctr task rm``, not by containerd or the shim.
     """
-    tasks = ctrd.tasks()
-    containers = ctrd.containers()
-    for id in ids:
-        assert id not in tasks, f"task {id} still listed: {tasks[id]}"
-        assert id not in containers, f"container {id} still listed"
-        assert not ctrd.bundle(id).exists(), f"bundle of {id} left: {sorted(os.listdir(ctrd.bundle(id)))}"
-        assert not fifos or _fifos(id) == [], f"FIFOs of {id} left"
-    assert _mounts_under(str(ctrd.state)) == []
-    # The shims exit (and remove their sockets) after answering Shutdown: ctr may return first.
-    sockets = [socket_address(ctrd.address, ctrd.namespace, id).removeprefix("unix://") for id in ids]
-    wait_until(lambda: not any(map(os.path.exists, sockets)), 10, f"the sockets of {ids} to go")
-    wait_until(lambda: not any(_shim_pids(id) for id in ids), 10, f"the shims of {ids} to exit")
+    assert_nothing_left(ctrd, ids, fifo_check=fifos)
 
 
 def _stop_and_remove(ctrd: Containerd, id: str) -> None:
@@ -134,7 +92,7 @@ def test_memory_limit_bounds_linear_memory(ctrd: Containerd) -> None:
     too_small = unique_id("mem")
     limited[3] = "65536"  # below the module's initial 256 KiB: Create fails
     proc = ctrd.ctr(*limited, too_small, "/grow.wasm", check=False)
-    assert proc.returncode != 0 and "invalid argument" in proc.stderr and "cannot instantiate" in proc.stderr
+    assert ctrd.failed_with(proc, "invalid argument", "cannot instantiate"), proc.stderr
     ctrd.ctr("c", "rm", too_small, check=False)
     assert_clean(ctrd, *ids, too_small)
 
@@ -142,7 +100,7 @@ def test_memory_limit_bounds_linear_memory(ctrd: Containerd) -> None:
 def test_stdin_reaches_the_module(ctrd: Containerd) -> None:
     id = unique_id("stdin")
     proc = subprocess.run(
-        ["ctr", "--address", ctrd.address, "--namespace", ctrd.namespace, *ctrd.run_args(id, "/stdin.wasm")],
+        ctrd.ctr_argv(*ctrd.run_args(id, "/stdin.wasm")),
         input="line one\nline two\n",
         capture_output=True,
         text=True,
@@ -163,8 +121,7 @@ def test_stdin_reaches_the_module(ctrd: Containerd) -> None:
 def test_bad_module_fails_create_naming_the_path(ctrd: Containerd, module: str, kind: str, detail: str) -> None:
     id = unique_id("bad")
     proc = ctrd.ctr(*ctrd.run_args(id, module), check=False)
-    assert proc.returncode != 0
-    assert kind in proc.stderr and detail in proc.stderr, proc.stderr
+    assert ctrd.failed_with(proc, kind, detail), proc.stderr
     ctrd.ctr("c", "rm", id, check=False)
     assert_clean(ctrd, id)
 
@@ -177,7 +134,7 @@ def test_detached_loop_killed_with_sigkill_then_removed(ctrd: Containerd) -> Non
     ctrd.ctr("task", "kill", "-s", "KILL", id)
     wait_until(lambda: ctrd.tasks()[id][1] == "STOPPED", 10, f"{id} to be STOPPED")
     again = ctrd.ctr("task", "kill", "-s", "KILL", id, check=False)
-    assert again.returncode != 0 and "not found" in again.stderr
+    assert ctrd.failed_with(again, "not found", "process already finished"), again.stderr
     rm = ctrd.ctr("task", "rm", id)
     assert "exit code 137" in rm.stderr
     ctrd.ctr("c", "rm", id)
@@ -204,7 +161,7 @@ def test_exec_runs_a_second_module(ctrd: Containerd) -> None:
         failed = ctrd.ctr("task", "exec", "--exec-id", "e3", id, "/exit7.wasm", check=False)
         assert failed.returncode == 7
         missing = ctrd.ctr("task", "exec", "--exec-id", "e4", id, "/nope.wasm", check=False)
-        assert missing.returncode != 0 and "not found" in missing.stderr and "/nope.wasm" in missing.stderr
+        assert ctrd.failed_with(missing, "not found", "/nope.wasm"), missing.stderr
         assert ctrd.tasks()[id][1] == "RUNNING"
     finally:
         _stop_and_remove(ctrd, id)
@@ -238,63 +195,19 @@ def test_ps_and_kill_all_reach_every_module(ctrd: Containerd) -> None:
     assert_clean(ctrd, id)
 
 
-def _line_reader(stream: subprocess.Popen[str]) -> queue.Queue[str]:
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        assert stream.stdout is not None
-        for line in stream.stdout:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return lines
-
-
-def _subscribed(ctrd: Containerd, lines: queue.Queue[str]) -> None:
-    """Prove ``ctr events`` is subscribed: create namespaces until one's event shows up."""
-    for attempt in range(40):
-        probe = f"{ctrd.namespace}-probe{attempt}"
-        ctrd.ctr("namespaces", "create", probe)
-        ctrd.ctr("namespaces", "remove", probe)
-        deadline = time.monotonic() + 0.5
-        while time.monotonic() < deadline:
-            try:
-                if "/namespaces/create" in lines.get(timeout=0.05):
-                    return
-            except queue.Empty:
-                continue
-    raise AssertionError("ctr events never showed a namespace event")
-
-
-def _collect(lines: queue.Queue[str], id: str, until: str, count: int = 1, timeout: float = 20) -> list[str]:
-    """Task event lines of container ``id`` up to the ``count``-th containing ``until``."""
-    mine: list[str] = []
-    deadline = time.monotonic() + timeout
-    while sum(until in line for line in mine) < count and time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.1)
-        except queue.Empty:
-            continue
-        if "/tasks/" in line and f'"container_id":"{id}"' in line.replace(" ", ""):
-            mine.append(line)
-    return mine
-
-
 def test_events_in_order(ctrd: Containerd) -> None:
     id = unique_id("events")
-    events = ctrd.ctr_popen("events")
+    events = CtrEvents(ctrd)
     try:
-        lines = _line_reader(events)
-        _subscribed(ctrd, lines)
+        events.subscribed()
         ctrd.ctr(*ctrd.run_args(id, "/loop.wasm", detach=True))
         ctrd.ctr("task", "exec", "--exec-id", "x1", id, "/exit7.wasm", check=False)
         ctrd.ctr("task", "kill", "-s", "KILL", id)
         wait_until(lambda: ctrd.tasks()[id][1] == "STOPPED", 10, f"{id} to be STOPPED")
         ctrd.ctr("task", "rm", id, check=False)
-        mine = _collect(lines, id, "/tasks/delete")
+        mine = events.collect(id, "/tasks/delete")
     finally:
-        events.terminate()
-        events.wait(timeout=10)
+        events.close()
         ctrd.ctr("c", "rm", id, check=False)
     topics = [line.split()[5] for line in mine]
     assert topics == [
@@ -322,7 +235,7 @@ def test_killed_shim_takes_its_modules_along(ctrd: Containerd) -> None:
     try:
         with open(f"/proc/{task_pid}/status") as f:
             shim_pid = int(next(line for line in f if line.startswith("PPid:")).split()[1])
-        assert shim_pid in _shim_pids(id), "the module's parent is its serving shim"
+        assert shim_pid in ctrd.shim_pids(id), "the module's parent is its serving shim"
         os.kill(shim_pid, signal.SIGKILL)
         wait_until(lambda: not ctrd.bundle(id).exists(), 20, f"containerd to remove the bundle of {id}")
         # PDEATHSIG: the module died with its shim (a pidfd polls readable once it exited).
@@ -331,7 +244,7 @@ def test_killed_shim_takes_its_modules_along(ctrd: Containerd) -> None:
         os.close(pidfd)
     ctrd.ctr("c", "rm", id)
     assert_clean(ctrd, id, fifos=False)
-    for path in _fifos(id):
+    for path in fifos(id):
         os.unlink(path)
         if not os.listdir(os.path.dirname(path)):
             os.rmdir(os.path.dirname(path))
@@ -369,7 +282,7 @@ def test_image_rootfs_is_mounted_and_unmounted(ctrd: Containerd) -> None:
 
 def test_harness_sweep_leaves_no_shim_behind(tmp_path: Path) -> None:
     """The harness itself: a daemon stopped with a running task (a failed test) leaves no shim or module."""
-    daemon = Containerd(tmp_path)
+    daemon = wasm_containerd(containerd_peer("1.6"), tmp_path)
     try:
         daemon.setup()
         id = unique_id("sweep")
@@ -377,10 +290,10 @@ def test_harness_sweep_leaves_no_shim_behind(tmp_path: Path) -> None:
         task_pid, _ = daemon.tasks()[id]
         pidfd = os.pidfd_open(task_pid)
     finally:
-        daemon.stop()
+        daemon.close()
     try:
         assert select.select([pidfd], [], [], 10)[0] == [pidfd], "the module outlived the sweep"
     finally:
         os.close(pidfd)
-    wait_until(lambda: not _shim_pids(id), 10, f"the shim of {id} to exit")
-    assert _fifos(id) == []
+    wait_until(lambda: not daemon.shim_pids(id), 10, f"the shim of {id} to exit")
+    assert fifos(id) == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +17,7 @@ import pytest
 from google.protobuf.empty_pb2 import Empty
 from grpc_health.v1 import health_pb2  # type: ignore[import-untyped]
 
+from _peers import containerd_peer
 from impl.cli._table import format_plugins
 from impl.server import INTROSPECTION_SERVICE, status_of
 from impl.ttrpc import Client, Code, EventsClient, TTRPCError
@@ -178,9 +178,7 @@ def test_cli_ls_matches_ctr_byte_for_byte(host: tuple[HostProcess, Sockets], plu
     assert ours.stdout == format_plugins(grpc_plugins(s.grpc))
     assert ours.stdout.splitlines()[0].split() == ["TYPE", "ID", "PLATFORMS", "STATUS"]
     assert "linux/amd64,linux/arm64/v8" in ours.stdout
-    ctr = shutil.which("ctr")
-    if ctr is None:
-        pytest.skip("ctr not installed")
+    ctr = str(containerd_peer("1.6").ctr)  # pinned: the format the host follows is 1.6's
     for flags in ([], ["-d"]):
         theirs = subprocess.run(
             [ctr, "--address", str(s.grpc), "plugins", "ls", *flags], capture_output=True, text=True, timeout=30

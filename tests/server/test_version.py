@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 from importlib import metadata
 from pathlib import Path
 
-import pytest
 from google.protobuf.empty_pb2 import Empty
 
+from _peers import containerd_peer
 from impl.server import VERSION_SERVICE
 from impl.ttrpc import Client
 from shimtypes.pb.version_pb2 import VersionResponse
@@ -19,9 +18,7 @@ from ._helpers import Sockets, start_host
 
 
 def test_ctr_version_prints_the_server_section(sockets: Sockets, good_plugin_path: Path) -> None:
-    ctr = shutil.which("ctr")
-    if ctr is None:
-        pytest.skip("ctr not installed (scripts/setup-system installs containerd)")
+    ctr = str(containerd_peer("1.6").ctr)  # the pinned peer, whatever the system has installed
     h = start_host(sockets, good_plugin_path)
     try:
         r = subprocess.run([ctr, "--address", str(sockets.grpc), "version"], capture_output=True, text=True, timeout=60)

@@ -1,28 +1,26 @@
-"""The publisher against a real, private containerd 1.6: ``ctr events`` must decode what we send.
+"""The publisher against a real, private containerd 1.6 (the pinned peer): ``ctr events`` must decode what we send.
 
 containerd accepts a Forward whose type URL has a ``type.googleapis.com/``
 prefix, but ``ctr events`` (like CRI and moby) cannot decode it and drops
-it silently; only the bare full name works. Needs root and containerd.
+it silently; only the bare full name works. Needs root.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import select
-import shutil
-import sys
-import signal
 import subprocess
-import tempfile
+import sys
 import time
 import uuid
-import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
+from _containerd import Containerd, missing_requirement, new_tmp, running
+from _peers import containerd_peer
 from impl.shim._publisher import RemotePublisher, pack_event
 from shimtypes.pb.events_pb2 import Envelope
 from shimtypes.pb.task_events_pb2 import TaskCreate, TaskExit, TaskOOM, TaskStart
@@ -32,68 +30,26 @@ from .conftest import REPO, SHIMPROG, listening_pid, wait_pid_exit
 pytestmark = pytest.mark.e2e
 
 
-@dataclass
-class Containerd:
-    root: str
-    address: str
-    ttrpc_address: str
-
-    def ctr(self, *args: str) -> list[str]:
-        return ["ctr", "--address", self.address, *args]
-
-
 @pytest.fixture(scope="module")
 def containerd() -> Iterator[Containerd]:
-    if os.geteuid() != 0 or shutil.which("containerd") is None or shutil.which("ctr") is None:
-        pytest.skip("needs root and containerd/ctr")
-    t = tempfile.mkdtemp(prefix="shimtest-ctrd-")
-    cfg = os.path.join(t, "config.toml")
-    with open(cfg, "w") as f:
-        f.write(
-            f'version = 2\nroot = "{t}/root"\nstate = "{t}/state"\n'
-            'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
-            f'[grpc]\n  address = "{t}/containerd.sock"\n'
-            f'[ttrpc]\n  address = "{t}/containerd.sock.ttrpc"\n'
-        )
+    """A private containerd 1.6 (the pinned peer) with the test shim as ``io.containerd.shimtest.v1``."""
+    reason = missing_requirement(runc_needed=False)
+    if reason is not None:
+        pytest.skip(reason)
     # The test shim as containerd finds a runtime: containerd-shim-<name>-<version> on its PATH.
-    os.makedirs(f"{t}/bin")
-    os.makedirs(f"{t}/rootfs")
-    wrapper = f"{t}/bin/containerd-shim-shimtest-v1"
-    with open(wrapper, "w") as f:
-        f.write(f'#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} {SHIMPROG} "$@"\n')
-    os.chmod(wrapper, 0o755)
-    env = dict(os.environ, PATH=f"{t}/bin:" + os.environ.get("PATH", "/usr/bin:/bin"))
-    log = open(os.path.join(t, "containerd.log"), "wb")
-    proc = subprocess.Popen(
-        ["containerd", "--config", cfg], stdout=log, stderr=log, env=env, start_new_session=True
-    )
-    c = Containerd(t, f"{t}/containerd.sock", f"{t}/containerd.sock.ttrpc")
-    try:
-        deadline = time.monotonic() + 20
-        while True:  # no readiness event exists: bounded polling of `ctr version`
-            ok = subprocess.run(c.ctr("version"), capture_output=True, check=False).returncode == 0
-            if ok and os.path.exists(c.ttrpc_address):
-                break
-            assert proc.poll() is None, "containerd exited during start-up"
-            assert time.monotonic() < deadline, "containerd did not come up in 20 s"
-            time.sleep(0.1)
-        yield c
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        shutil.rmtree(t, ignore_errors=True)
+    wrapper = f'#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} {SHIMPROG} "$@"\n'
+    tmp = new_tmp("shimtest-ctrd-")
+    daemon = Containerd(containerd_peer("1.6"), tmp, shims={}, wrappers={"containerd-shim-shimtest-v1": wrapper})
+    daemon.rootfs.mkdir(parents=True)
+    with running(daemon):
+        yield daemon
 
 
 class EventLines:
     """``ctr events`` output, line by line, with a timeout."""
 
     def __init__(self, c: Containerd) -> None:
-        self.proc = subprocess.Popen(c.ctr("events"), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(c.ctr_argv("events"), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert self.proc.stdout is not None
         self.fd = self.proc.stdout.fileno()
         self.buf = b""
@@ -122,7 +78,7 @@ def test_ctr_events_decodes_what_the_publisher_sends(containerd: Containerd) -> 
     lines = EventLines(containerd)
 
     async def go() -> list[str]:
-        pub = RemotePublisher(containerd.ttrpc_address, ns, retry_delay=0.1)
+        pub = RemotePublisher(containerd.address + ".ttrpc", ns, retry_delay=0.1)
         loop = asyncio.get_running_loop()
         # Subscription has no ready signal: publish probes until ctr shows one.
         for i in range(50):
@@ -173,21 +129,21 @@ def test_containerd_drives_the_test_shim(containerd: Containerd) -> None:
     lines = EventLines(containerd)
     try:
         run = subprocess.run(
-            containerd.ctr(
-                "run", "-d", "--runtime", "io.containerd.shimtest.v1", "--rootfs", f"{containerd.root}/rootfs",
+            containerd.ctr_argv(
+                "run", "-d", "--runtime", "io.containerd.shimtest.v1", "--rootfs", str(containerd.rootfs),
                 cid, "/bin/true",
             ),
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         assert run.returncode == 0, run.stderr
-        digest = hashlib.sha256(f"{containerd.address}/default/{cid}".encode()).hexdigest()
+        digest = hashlib.sha256(f"{containerd.address}/{containerd.namespace}/{cid}".encode()).hexdigest()
         sock = f"/run/containerd/s/{digest}"
         pid = listening_pid(sock)
         assert pid is not None, "no shim listens on the conventional address"
-        ls = subprocess.run(containerd.ctr("task", "ls"), capture_output=True, text=True, timeout=30, check=True)
+        ls = subprocess.run(containerd.ctr_argv("task", "ls"), capture_output=True, text=True, timeout=30, check=True)
         assert any(line.split()[:1] == [cid] and "RUNNING" in line for line in ls.stdout.splitlines()), ls.stdout
         for args in (("task", "kill", "-s", "KILL", cid), ("task", "rm", cid), ("container", "rm", cid)):
-            step = subprocess.run(containerd.ctr(*args), capture_output=True, text=True, timeout=30, check=False)
+            step = subprocess.run(containerd.ctr_argv(*args), capture_output=True, text=True, timeout=30, check=False)
             assert step.returncode == 0, (args, step.stderr)
         assert wait_pid_exit(pid, 15), "the shim did not exit after Shutdown"
         assert not os.path.exists(sock)
@@ -202,7 +158,7 @@ def test_containerd_drives_the_test_shim(containerd: Containerd) -> None:
     topics = [line.split()[5] for line in got]
     assert topics == ["/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"], got
     assert '"exit_status":137' in got[2]
-    with open(os.path.join(containerd.root, "containerd.log")) as f:
+    with open(containerd.log_path) as f:
         log = [line for line in f if cid in line]
     # Our logrus lines reached containerd through the bundle's log FIFO; delete ran cleanly.
     assert any('msg="shim serving"' in line and "runtime=io.containerd.shimtest.v1" in line for line in log), log

@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Final
 
-REPO: Final = Path(__file__).resolve().parents[2]
+REPO: Final = Path(__file__).resolve().parents[1]
 FETCH_DEBS: Final = REPO / "scripts" / "fetch-debs"
 
 
@@ -35,7 +35,7 @@ CONTAINERD_PINS: Final[dict[str, Pin]] = {
     "1.7": Pin("trixie", "containerd", "1.7.24~ds1-6+deb13u1"),
     "2.1": Pin("sid", "containerd", "2.1.9+ds1-5"),
 }
-"""containerd versions the CRI suite runs against, by ``major.minor``."""
+"""containerd versions the CRI and ctr suites run against, by ``major.minor``."""
 
 VERSIONS: Final = tuple(CONTAINERD_PINS)
 
