@@ -31,6 +31,15 @@ KNOWN_LEAKS: Mapping[str, str] = {
 t.Fatal and its deferred Delete can find the task still running. Those are tolerated; anything
 else left behind fails."""
 
+GO_SHIM_RACES: Mapping[str, str] = {
+    "TestContainerPTY": (
+        "the Go runc.v2 shim of 1.6.20 shuts the console down when init exits and can drop output it has"
+        " not copied yet: seen on this loaded machine with the output empty or cut short (\"expected \\x00 in output\")"
+    ),
+}
+"""Tests the Go shim itself fails now and then on a loaded machine, for a race of its own. Its result
+there is not required; pyrunc must pass them every run."""
+
 SUITE_BUDGET = 30 * 60
 """Both runs together, build excluded (CI's whole budget is 90 minutes)."""
 
@@ -100,17 +109,22 @@ def test_every_selected_test_reported(runs: Runs) -> None:
 
 def test_runc_baseline_passes(runs: Runs) -> None:
     """The Go shim passes every selected test here (else the comparison would prove little)."""
-    failed = [t for t in runs.tests if t in runs.runc.results and runs.runc.results[t].outcome == "FAIL"]
+    assert set(GO_SHIM_RACES) <= set(runs.tests), set(GO_SHIM_RACES) - set(runs.tests)
+    failed = [
+        t
+        for t in runs.tests
+        if t not in GO_SHIM_RACES and t in runs.runc.results and runs.runc.results[t].outcome == "FAIL"
+    ]
     assert not failed, f"{failed}\n{_failures(runs.runc, failed)}\n\n{runs.table()}"
 
 
 def test_pyrunc_passes_where_runc_passes(runs: Runs) -> None:
-    """No regression: outside KNOWN_GAPS, pyrunc passes whatever the Go shim passes."""
+    """No regression: outside KNOWN_GAPS, pyrunc passes whatever the Go shim passes, and GO_SHIM_RACES always."""
     regressed = [
         t
         for t in runs.tests
         if t not in KNOWN_GAPS
-        and runs.runc.results.get(t, _suite.NORESULT).outcome == "PASS"
+        and (t in GO_SHIM_RACES or runs.runc.results.get(t, _suite.NORESULT).outcome == "PASS")
         and runs.pyrunc.results.get(t, _suite.NORESULT).outcome != "PASS"
     ]
     assert not regressed, f"{regressed}\n{_failures(runs.pyrunc, regressed)}\n\n{runs.table()}"
