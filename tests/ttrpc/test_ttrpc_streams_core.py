@@ -296,3 +296,19 @@ def test_a_route_gets_a_run_of_messages_at_once_and_ends_with_its_stream() -> No
     assert conn.receive_data(frame(1, DATA, b"late")) == [FrameIgnored(1, DATA, 0, 4)]
     assert len(sink.got) == 6
     assert not ServerConnection(legacy=True).route(1, _Sink())
+
+
+def test_a_run_after_a_frame_split_across_chunks_still_goes_at_once() -> None:
+    """Reads rarely end on a frame boundary: the whole frames after the tail
+    of a split one are still handed over as one run, not one by one."""
+    conn = ServerConnection()
+    conn.receive_data(request(1, FLAG_REMOTE_OPEN))
+    sink = _Sink()
+    assert conn.route(1, sink)
+    wire = b"".join(frame(1, DATA, bytes([i]) * 3) for i in range(12))
+    cut = len(frame(1, DATA, b"xxx")) * 4 + 5  # mid-header of the fifth frame
+    for chunk in (wire[:cut], wire[cut : len(wire) - 2], wire[len(wire) - 2 :]):
+        assert conn.receive_data(chunk) == []
+    assert sink.got == [(bytes([i]) * 3, False) for i in range(12)]
+    # The first four; the fifth, completed alone; the next six in one run; the last, completed alone.
+    assert sink.runs == 2
