@@ -248,12 +248,37 @@ _ROUTE_FRAME = st.tuples(
 )
 
 
+_SAME_SIZED_FRAME = st.tuples(
+    st.sampled_from([1, 3]),
+    st.sampled_from(["data"] * 6 + ["nodata", "closedata", "response"]),
+    st.sampled_from([b"ab", b"cd", b"xy", b"", b"abc"]),  # mostly equal lengths: long runs of equal headers
+)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_ROUTE_FRAME, max_size=40), st.integers(min_value=1, max_value=64), st.sets(st.sampled_from([1, 3, 5])))
 def test_routed_data_matches_data_events(
     script: list[tuple[int, str, bytes]], chunk: int, routed: set[int]
 ) -> None:
     """A route sees exactly the Data the events would report, in order, in any split."""
+    _check_routes(script, chunk, routed)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(_SAME_SIZED_FRAME, max_size=200),
+    st.integers(min_value=1, max_value=2000),
+    st.sets(st.sampled_from([1, 3, 5])),
+)
+def test_routed_runs_of_equal_frames_match_data_events(
+    script: list[tuple[int, str, bytes]], chunk: int, routed: set[int]
+) -> None:
+    """The same for long runs of equal-sized messages (read header by header
+    column at once), broken by other streams, flags and Responses."""
+    _check_routes(script, chunk, routed)
+
+
+def _check_routes(script: list[tuple[int, str, bytes]], chunk: int, routed: set[int]) -> None:
     flags = {"data": 0, "nodata": FLAG_NO_DATA, "close": FLAG_REMOTE_CLOSED | FLAG_NO_DATA, "closedata": FLAG_REMOTE_CLOSED}
     wire = b"".join(
         frame(sid, 2, b"") if kind == "response" else frame(sid, DATA, payload, flags[kind])
