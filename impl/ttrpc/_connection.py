@@ -109,6 +109,9 @@ def _plain_request(body: bytes) -> tuple[str, str, bytes] | None:
 
 _MIN_STRIDE = 8
 """Equal frames a stretch must have for ``_repeats`` to be worth trying again."""
+_STRIDE_SPAN = 256
+"""Frames ``_repeats`` looks at in one go: its work stays in proportion to
+what it finds, whatever a peer sends (a longer stretch takes several goes)."""
 
 
 def _repeats(data: bytes, pos: int, size: int, most: int) -> int:
@@ -277,7 +280,7 @@ class _FrameReader:
                     # The second same-sized message in a row: take every
                     # frame from here that repeats this header, at once.
                     size = HEADER_SIZE + length
-                    count = _repeats(data, pos, size, (end - pos) // size)
+                    count = _repeats(data, pos, size, min((end - pos) // size, _STRIDE_SPAN))
                     if count < _MIN_STRIDE:
                         stride = False
                     stop = pos + count * size

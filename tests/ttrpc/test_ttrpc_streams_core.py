@@ -278,6 +278,17 @@ def test_routed_runs_of_equal_frames_match_data_events(
     _check_routes(script, chunk, routed)
 
 
+def test_stretches_of_equal_frames_longer_than_one_look_are_split_in_order() -> None:
+    """Stretches longer than the frames looked at in one go, broken once by
+    another stream and once by a frame of the same stream but other flags."""
+    script = [(1, "data", b"%03d" % i) for i in range(700)]
+    script[300] = (3, "data", b"zzz")
+    script[555] = (1, "nodata", b"")
+    for chunk in (1 << 20, 4096, 777):
+        _check_routes(script, chunk, {1, 3})
+        _check_routes(script, chunk, {1})
+
+
 def _check_routes(script: list[tuple[int, str, bytes]], chunk: int, routed: set[int]) -> None:
     flags = {"data": 0, "nodata": FLAG_NO_DATA, "close": FLAG_REMOTE_CLOSED | FLAG_NO_DATA, "closedata": FLAG_REMOTE_CLOSED}
     wire = b"".join(
