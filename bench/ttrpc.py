@@ -1,6 +1,6 @@
 """ttrpc benchmark: unary echo over one unix-socket connection, side by side.
 
-    python bench/ttrpc.py [--rounds 3] [--duration 1.5] [--idle 500 | --idle-only]
+    python bench/ttrpc.py [--rounds 5] [--duration 1.5] [--uvloop] [--idle 500 | --idle-only]
 
 In one run, with 1 and 16 concurrent callers and 0 B / 4 KiB payloads:
 - servers under the same Go client: Go ttrpc 1.1.1 server vs the Python
@@ -9,8 +9,14 @@ In one run, with 1 and 16 concurrent callers and 0 B / 4 KiB payloads:
   grpcio's asyncio client (against a Go gRPC server).
 Every peer runs in its own process (2 cores: one client, one server). Each
 message is a BytesValue that the server decodes and re-encodes and the client
-decodes. Rounds are interleaved; the table shows medians of calls/s.
-Then the idle cost: server RSS growth per connection over 500 idle ones.
+decodes. Rounds are interleaved (a row's Python and Go runs follow each
+other, in alternating order), so a ratio is taken per round and the table
+shows the median ratio and its range over rounds, beside median rates. Each
+run also records the CPU time per call of the server and the client process:
+on a shared machine the rates move with other load, the CPU cost much less.
+Then 1.2 streams (messages/s over one stream, against Go ttrpc 1.2.7) and the
+idle cost: server RSS growth per connection over 500 idle ones. The load
+average is printed before and after.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import select
 import shutil
 import socket
@@ -28,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -189,14 +196,68 @@ def _server(args: list[str]) -> Iterator[subprocess.Popen[str]]:
             proc.wait()
 
 
-def _measure(args: list[str]) -> float:
+class Sample(NamedTuple):
+    """One client run: its rate, and the CPU time per call or message of the
+    server process and of the client process (both from the kernel's
+    accounting, so they do not depend on how busy the machine is)."""
+
+    rate: float
+    server_cpu: float
+    client_cpu: float
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a live process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _measure(args: list[str], server_pid: int, window: float) -> Sample:
+    """Run a client to completion. CPU per call counts every call of the run:
+    the client reports its measured ones, and warm-up is taken to run at the
+    same rate (``window``: warm-up plus measured seconds)."""
+    server0, client0 = _cpu_seconds(server_pid), _children_cpu()
     out = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    server1, client1 = _cpu_seconds(server_pid), _children_cpu()
     if out.returncode != 0:
         raise RuntimeError(f"{args[:4]} failed ({out.returncode}): {out.stderr[-2000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
     if result["errors"]:
         raise RuntimeError(f"{args[:4]}: {result['errors']} failed calls")
-    return float(result["calls_per_s"])
+    rate = float(result["calls_per_s"])
+    calls = rate * window
+    return Sample(rate, (server1 - server0) / calls, (client1 - client0) / calls)
+
+
+def _load() -> str:
+    return "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
+def _ratios(samples: dict[Any, list[Sample]], num: Any, den: Any) -> list[float]:
+    """num/den rate per round: each round ran both within seconds of each other."""
+    return [a.rate / b.rate for a, b in zip(samples[num], samples[den])]
+
+
+def _ratio_cell(ratios: list[float]) -> str:
+    """Median of the per-round ratios and their range."""
+    if len(ratios) == 1:
+        return f"{ratios[0]:.2f}"
+    return f"{statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f})"
+
+
+def _rate(samples: list[Sample]) -> float:
+    return statistics.median(s.rate for s in samples)
+
+
+def _us(samples: list[Sample], server: bool) -> str:
+    """Median CPU microseconds per call (or message)."""
+    return f"{statistics.median(s.server_cpu if server else s.client_cpu for s in samples) * 1e6:.1f}"
 
 
 def _rss_kib(pid: int) -> int:
@@ -358,7 +419,7 @@ def _fmt(x: float) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--duration", type=float, default=1.5, help="seconds measured per run")
     ap.add_argument("--warmup", type=float, default=0.3)
     ap.add_argument("--idle", type=int, default=500, metavar="N",
@@ -377,7 +438,9 @@ def main() -> None:
         return
 
     t0 = time.monotonic()
+    load_before = _load()
     me = [sys.executable, str(Path(__file__).resolve())]
+    window = opts.duration + opts.warmup
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ttrpc-bench-")))
         peer = _go_build(tmp, "ttrpcpeer/cmd/peer")
@@ -385,138 +448,181 @@ def main() -> None:
             print("\n".join(_idle_rows(peer, me, tmp, opts.idle, opts.rounds)))
             return
         if opts.streams_only:
-            _print_stream_rows(_stream_rows(tmp, me, opts), opts.rounds, opts.duration)
+            _print_stream_rows(_stream_rows(tmp, me, opts), opts)
+            print(f"\nLoad average (1, 5, 15 min): {load_before} before, {_load()} after.")
             return
         grpcbench = _go_build(tmp, "ttrpcpeer/cmd/grpcbench")
         build_s = time.monotonic() - t0
         socks = {name: str(tmp / f"{name}.sock") for name in ("go", "py", "pyu", "grpcio", "gogrpc")}
-        stack.enter_context(_server([str(peer), "bench-server", "-socket", socks["go"]]))
-        stack.enter_context(_server([*me, "--role", "py-server", socks["py"]]))
-        if opts.uvloop:
-            stack.enter_context(_server([*me, "--role", "py-server-uvloop", socks["pyu"]]))
-        stack.enter_context(_server([*me, "--role", "grpcio-server", socks["grpcio"]]))
-        stack.enter_context(_server([str(grpcbench), "-serve", "-socket", socks["gogrpc"]]))
-
-        def go_client(sock: str, c: int, p: int) -> list[str]:
-            return [str(peer), "bench-client", "-socket", sock, "-concurrency", str(c), "-payload", str(p),
-                    "-duration", str(opts.duration), "-warmup", str(opts.warmup)]
-
-        def go_grpc_client(sock: str, c: int, p: int) -> list[str]:
-            return [str(grpcbench), "-socket", sock, "-method", GRPC_METHOD, "-concurrency", str(c),
-                    "-payload", str(p), "-duration", str(opts.duration), "-warmup", str(opts.warmup)]
-
-        def py_role(role: str, sock: str, c: int, p: int) -> list[str]:
-            return [*me, "--role", role, sock, str(c), str(p), str(opts.duration), str(opts.warmup)]
-
-        pairs: dict[str, Callable[[int, int], list[str]]] = {
-            "go-client/go-server": lambda c, p: go_client(socks["go"], c, p),
-            "go-client/py-server": lambda c, p: go_client(socks["py"], c, p),
-            "go-grpc-client/grpcio-server": lambda c, p: go_grpc_client(socks["grpcio"], c, p),
-            "py-client/go-server": lambda c, p: py_role("py-client", socks["go"], c, p),
-            "grpcio-client/go-grpc-server": lambda c, p: py_role("grpcio-client", socks["gogrpc"], c, p),
+        procs = {
+            "go": stack.enter_context(_server([str(peer), "bench-server", "-socket", socks["go"]])),
+            "py": stack.enter_context(_server([*me, "--role", "py-server", socks["py"]])),
+            "grpcio": stack.enter_context(_server([*me, "--role", "grpcio-server", socks["grpcio"]])),
+            "gogrpc": stack.enter_context(_server([str(grpcbench), "-serve", "-socket", socks["gogrpc"]])),
         }
         if opts.uvloop:
-            pairs["go-client/py-server-uvloop"] = lambda c, p: go_client(socks["pyu"], c, p)
-            pairs["py-client-uvloop/go-server"] = lambda c, p: py_role("py-client-uvloop", socks["go"], c, p)
-        samples: dict[tuple[str, int, int], list[float]] = {}
+            procs["pyu"] = stack.enter_context(_server([*me, "--role", "py-server-uvloop", socks["pyu"]]))
+
+        def go_client(srv: str, c: int, p: int) -> list[str]:
+            return [str(peer), "bench-client", "-socket", socks[srv], "-concurrency", str(c), "-payload", str(p),
+                    "-duration", str(opts.duration), "-warmup", str(opts.warmup)]
+
+        def go_grpc_client(srv: str, c: int, p: int) -> list[str]:
+            return [str(grpcbench), "-socket", socks[srv], "-method", GRPC_METHOD, "-concurrency", str(c),
+                    "-payload", str(p), "-duration", str(opts.duration), "-warmup", str(opts.warmup)]
+
+        def py_role(role: str, srv: str, c: int, p: int) -> list[str]:
+            return [*me, "--role", role, socks[srv], str(c), str(p), str(opts.duration), str(opts.warmup)]
+
+        # name -> (server it talks to, argv for callers and payload)
+        pairs: dict[str, tuple[str, Callable[[int, int], list[str]]]] = {
+            "go-client/go-server": ("go", lambda c, p: go_client("go", c, p)),
+            "go-client/py-server": ("py", lambda c, p: go_client("py", c, p)),
+            "py-client/go-server": ("go", lambda c, p: py_role("py-client", "go", c, p)),
+            "go-grpc-client/grpcio-server": ("grpcio", lambda c, p: go_grpc_client("grpcio", c, p)),
+            "grpcio-client/go-grpc-server": ("gogrpc", lambda c, p: py_role("grpcio-client", "gogrpc", c, p)),
+        }
+        if opts.uvloop:
+            pairs["go-client/py-server-uvloop"] = ("pyu", lambda c, p: go_client("pyu", c, p))
+            pairs["py-client-uvloop/go-server"] = ("go", lambda c, p: py_role("py-client-uvloop", "go", c, p))
+        samples: dict[tuple[str, int, int], list[Sample]] = {}
         for r in range(opts.rounds):
+            # Python and Go runs of a row follow each other; odd rounds reverse
+            # the order, so neither side always goes first.
+            order = list(pairs.items()) if r % 2 == 0 else list(reversed(pairs.items()))
             for c in opts.callers:
                 for p in opts.payloads:
-                    for name, argv in pairs.items():
-                        samples.setdefault((name, c, p), []).append(_measure(argv(c, p)))
-            print(f"round {r + 1}/{opts.rounds} done ({time.monotonic() - t0:.0f}s)", file=sys.stderr)
+                    for name, (srv, argv) in order:
+                        samples.setdefault((name, c, p), []).append(_measure(argv(c, p), procs[srv].pid, window))
+            print(f"round {r + 1}/{opts.rounds} done ({time.monotonic() - t0:.0f}s, load {_load()})", file=sys.stderr)
+        load_unary = _load()
 
         idle = _idle_rows(peer, me, tmp, opts.idle, opts.rounds) if opts.idle else []
-        stream_med = _stream_rows(tmp, me, opts) if opts.streams else {}
+        stream_samples = _stream_rows(tmp, me, opts) if opts.streams else {}
 
-    med = {k: statistics.median(v) for k, v in samples.items()}
-    print(f"\nttrpc unary echo, one connection, medians of {opts.rounds} rounds x {opts.duration}s "
-          f"(calls/s; go build {build_s:.1f}s, total {time.monotonic() - t0:.0f}s)\n")
-    print("| callers | payload | Go srv | Py srv | grpcio srv | Go cli | Py cli | grpcio cli "
-          "| py-srv/go-srv | py-srv/grpcio-srv | py-cli/go-cli | py-cli/grpcio-cli |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    def cell(name: str, c: int, p: int) -> str:
+        return _fmt(_rate(samples[(name, c, p)]))
+
+    def ratio(num: str, den: str, c: int, p: int) -> str:
+        return _ratio_cell(_ratios(samples, (num, c, p), (den, c, p)))
+
+    def cpu(name: str, c: int, p: int, server: bool) -> str:
+        return _us(samples[(name, c, p)], server)
+
+    print(f"\nttrpc unary echo, one connection, {opts.rounds} rounds x {opts.duration}s: rates are medians "
+          f"(calls/s), ratios the median of the per-round ratios (min–max over rounds); CPU is µs per call "
+          f"of the server process (server rows) or client process (client rows). "
+          f"Go build {build_s:.1f}s, total {time.monotonic() - t0:.0f}s; load average {load_before} before, "
+          f"{load_unary} after the unary rows.\n")
+    print("Servers (driven by the Go ttrpc 1.1.1 client; grpcio by a grpc-go client):\n")
+    print("| callers | payload | Go srv | Py srv | py/go | Go CPU | Py CPU | grpcio srv | py/grpcio |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for c in opts.callers:
         for p in opts.payloads:
-            go_srv = med[("go-client/go-server", c, p)]
-            py_srv = med[("go-client/py-server", c, p)]
-            grpcio_srv = med[("go-grpc-client/grpcio-server", c, p)]
-            py_cli = med[("py-client/go-server", c, p)]
-            grpcio_cli = med[("grpcio-client/go-grpc-server", c, p)]
-            print(f"| {c} | {p} B | {_fmt(go_srv)} | {_fmt(py_srv)} | {_fmt(grpcio_srv)} | {_fmt(go_srv)} "
-                  f"| {_fmt(py_cli)} | {_fmt(grpcio_cli)} | {py_srv / go_srv:.2f} | {py_srv / grpcio_srv:.2f} "
-                  f"| {py_cli / go_srv:.2f} | {py_cli / grpcio_cli:.2f} |")
+            print(f"| {c} | {p} B | {cell('go-client/go-server', c, p)} | {cell('go-client/py-server', c, p)} "
+                  f"| {ratio('go-client/py-server', 'go-client/go-server', c, p)} "
+                  f"| {cpu('go-client/go-server', c, p, True)} | {cpu('go-client/py-server', c, p, True)} "
+                  f"| {cell('go-grpc-client/grpcio-server', c, p)} "
+                  f"| {ratio('go-client/py-server', 'go-grpc-client/grpcio-server', c, p)} |")
+    print("\nClients (against the Go ttrpc 1.1.1 server; grpcio's against a grpc-go server; "
+          "'Go cli' is the same run as 'Go srv'):\n")
+    print("| callers | payload | Go cli | Py cli | py/go | Go CPU | Py CPU | grpcio cli | py/grpcio |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for c in opts.callers:
+        for p in opts.payloads:
+            print(f"| {c} | {p} B | {cell('go-client/go-server', c, p)} | {cell('py-client/go-server', c, p)} "
+                  f"| {ratio('py-client/go-server', 'go-client/go-server', c, p)} "
+                  f"| {cpu('go-client/go-server', c, p, False)} | {cpu('py-client/go-server', c, p, False)} "
+                  f"| {cell('grpcio-client/go-grpc-server', c, p)} "
+                  f"| {ratio('py-client/go-server', 'grpcio-client/go-grpc-server', c, p)} |")
     if opts.uvloop:
         print("\nThe same under uvloop (Python server and client; Go peers unchanged):\n")
-        print("| callers | payload | Py srv uvloop | Py cli uvloop | uvloop-srv/go-srv | uvloop-cli/go-cli |")
-        print("|---:|---:|---:|---:|---:|---:|")
+        print("| callers | payload | Py srv uvloop | uvloop-srv/go | Py srv CPU | Py cli uvloop | uvloop-cli/go "
+              "| Py cli CPU |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
         for c in opts.callers:
             for p in opts.payloads:
-                go_srv = med[("go-client/go-server", c, p)]
-                us = med[("go-client/py-server-uvloop", c, p)]
-                uc = med[("py-client-uvloop/go-server", c, p)]
-                print(f"| {c} | {p} B | {_fmt(us)} | {_fmt(uc)} | {us / go_srv:.2f} | {uc / go_srv:.2f} |")
-    print("\nServers are driven by Go clients (ttrpc 1.1.1 / grpc-go); clients talk to Go servers. "
-          "'Go cli' is the Go ttrpc client against the Go server (the same run as 'Go srv').")
-    print("\nGoals at 16 callers:")
+                us, uc = "go-client/py-server-uvloop", "py-client-uvloop/go-server"
+                print(f"| {c} | {p} B | {cell(us, c, p)} | {ratio(us, 'go-client/go-server', c, p)} "
+                      f"| {cpu(us, c, p, True)} | {cell(uc, c, p)} | {ratio(uc, 'go-client/go-server', c, p)} "
+                      f"| {cpu(uc, c, p, False)} |")
+    print("\nGoals at 16 callers (median per-round ratio):")
     for p in opts.payloads if 16 in opts.callers else ():
-        go_r = med[("go-client/py-server", 16, p)] / med[("go-client/go-server", 16, p)]
-        grpc_r = med[("go-client/py-server", 16, p)] / med[("go-grpc-client/grpcio-server", 16, p)]
+        go_r = statistics.median(_ratios(samples, ("go-client/py-server", 16, p), ("go-client/go-server", 16, p)))
+        grpc_r = statistics.median(
+            _ratios(samples, ("go-client/py-server", 16, p), ("go-grpc-client/grpcio-server", 16, p))
+        )
         print(f"- {p} B: py-server/go-server {go_r:.2f} (goal >= {SERVER_GOAL_GO}: "
               f"{'met' if go_r >= SERVER_GOAL_GO else 'MISSED'}); py-server/grpcio-server {grpc_r:.2f} "
               f"(goal >= {SERVER_GOAL_GRPCIO}: {'met' if grpc_r >= SERVER_GOAL_GRPCIO else 'MISSED'})")
-        cli_r = med[("py-client/go-server", 16, p)] / med[("go-client/go-server", 16, p)]
+        cli_r = statistics.median(_ratios(samples, ("py-client/go-server", 16, p), ("go-client/go-server", 16, p)))
         print(f"  py-client/go-client {cli_r:.2f} (goal >= {CLIENT_GOAL_GO}: {'met' if cli_r >= CLIENT_GOAL_GO else 'MISSED'})")
-    if stream_med:
-        _print_stream_rows(stream_med, opts.rounds, opts.duration)
+    if stream_samples:
+        _print_stream_rows(stream_samples, opts)
     if idle:
         print("\n".join(idle))
+    print(f"\nLoad average (1, 5, 15 min): {load_before} before, {_load()} after.")
 
 
-def _stream_rows(tmp: Path, me: list[str], opts: argparse.Namespace) -> dict[tuple[str, str], float]:
+def _stream_rows(tmp: Path, me: list[str], opts: argparse.Namespace) -> dict[tuple[str, str], list[Sample]]:
     """Messages/s over one stream per mode: servers under the Go 1.2.7 client,
     clients against the Go 1.2.7 server."""
     peer12 = _go_build(tmp, "ttrpcpeer/cmd/peer12", _ttrpc_1_2_gopath())
     p = str(STREAM_PAYLOAD)
+    window = opts.duration + opts.warmup
     socks = {name: str(tmp / f"s-{name}.sock") for name in ("go", "py", "pyu")}
-    samples: dict[tuple[str, str], list[float]] = {}
+    samples: dict[tuple[str, str], list[Sample]] = {}
     with ExitStack() as stack:
-        stack.enter_context(_server([str(peer12), "server", "-socket", socks["go"], "-payload", p]))
-        stack.enter_context(_server([*me, "--role", "py-stream-server", socks["py"], p]))
+        procs = {
+            "go": stack.enter_context(_server([str(peer12), "server", "-socket", socks["go"], "-payload", p])),
+            "py": stack.enter_context(_server([*me, "--role", "py-stream-server", socks["py"], p])),
+        }
         if opts.uvloop:
-            stack.enter_context(_server([*me, "--role", "py-stream-server-uvloop", socks["pyu"], p]))
-        for _ in range(opts.rounds):
+            procs["pyu"] = stack.enter_context(_server([*me, "--role", "py-stream-server-uvloop", socks["pyu"], p]))
+        for r in range(opts.rounds):
             for mode in STREAM_MODES:
-                def go_cli(sock: str) -> list[str]:
-                    return [str(peer12), "bench-client", "-socket", sock, "-mode", mode, "-payload", p,
+                def go_cli(srv: str) -> list[str]:
+                    return [str(peer12), "bench-client", "-socket", socks[srv], "-mode", mode, "-payload", p,
                             "-duration", str(opts.duration), "-warmup", str(opts.warmup)]
 
                 def py_cli(role: str) -> list[str]:
                     return [*me, "--role", role, socks["go"], mode, p, str(opts.duration), str(opts.warmup)]
 
-                runs = {"go/go": go_cli(socks["go"]), "go/py": go_cli(socks["py"]), "py/go": py_cli("py-stream-client")}
+                runs = {"go/go": ("go", go_cli("go")), "go/py": ("py", go_cli("py")),
+                        "py/go": ("go", py_cli("py-stream-client"))}
                 if opts.uvloop:
-                    runs["go/pyu"] = go_cli(socks["pyu"])
-                    runs["pyu/go"] = py_cli("py-stream-client-uvloop")
-                for name, argv in runs.items():
-                    samples.setdefault((name, mode), []).append(_measure(argv))
-    return {k: statistics.median(v) for k, v in samples.items()}
+                    runs["go/pyu"] = ("pyu", go_cli("pyu"))
+                    runs["pyu/go"] = ("go", py_cli("py-stream-client-uvloop"))
+                order = list(runs.items()) if r % 2 == 0 else list(reversed(runs.items()))
+                for name, (srv, argv) in order:
+                    samples.setdefault((name, mode), []).append(_measure(argv, procs[srv].pid, window))
+            print(f"stream round {r + 1}/{opts.rounds} done (load {_load()})", file=sys.stderr)
+    return samples
 
 
-def _print_stream_rows(med: dict[tuple[str, str], float], rounds: int, duration: float) -> None:
-    uv = any(k[0] == "go/pyu" for k in med)
-    print(f"\nttrpc 1.2 streams, one stream, {STREAM_PAYLOAD} B BytesValue messages, medians of {rounds} rounds x "
-          f"{duration}s (messages/s; Go peers are ttrpc 1.2.7)\n")
-    head = "| mode | Go srv | Py srv | Go cli | Py cli | py-srv/go-srv | py-cli/go-cli |"
+def _print_stream_rows(samples: dict[tuple[str, str], list[Sample]], opts: argparse.Namespace) -> None:
+    uv = any(k[0] == "go/pyu" for k in samples)
+    print(f"\nttrpc 1.2 streams, one stream, {STREAM_PAYLOAD} B BytesValue messages, {opts.rounds} rounds x "
+          f"{opts.duration}s (messages/s, medians; ratios: median of per-round ratios, min–max; CPU: µs per "
+          f"message of the server process, or of the client process for client columns; Go peers are "
+          f"ttrpc 1.2.7)\n")
+    head = "| mode | Go srv | Py srv | py/go srv | Go srv CPU | Py srv CPU | Py cli | py/go cli | Go cli CPU | Py cli CPU |"
     if uv:
-        head += " Py srv uvloop | Py cli uvloop | uvloop srv/go | uvloop cli/go |"
+        head += " Py srv uvloop | uvloop/go srv | Py cli uvloop | uvloop/go cli |"
     print(head)
-    print("|---" * (head.count("|") - 1) + "|")
+    print("|---" + "|---:" * (head.count("|") - 2) + "|")
     for mode in STREAM_MODES:
-        go, py, pyc = med[("go/go", mode)], med[("go/py", mode)], med[("py/go", mode)]
-        row = f"| {mode} | {_fmt(go)} | {_fmt(py)} | {_fmt(go)} | {_fmt(pyc)} | {py / go:.2f} | {pyc / go:.2f} |"
+        go, py, pyc = samples[("go/go", mode)], samples[("go/py", mode)], samples[("py/go", mode)]
+        row = (f"| {mode} | {_fmt(_rate(go))} | {_fmt(_rate(py))} "
+               f"| {_ratio_cell(_ratios(samples, ('go/py', mode), ('go/go', mode)))} "
+               f"| {_us(go, True)} | {_us(py, True)} | {_fmt(_rate(pyc))} "
+               f"| {_ratio_cell(_ratios(samples, ('py/go', mode), ('go/go', mode)))} "
+               f"| {_us(go, False)} | {_us(pyc, False)} |")
         if uv:
-            pu, pcu = med[("go/pyu", mode)], med[("pyu/go", mode)]
-            row += f" {_fmt(pu)} | {_fmt(pcu)} | {pu / go:.2f} | {pcu / go:.2f} |"
+            row += (f" {_fmt(_rate(samples[('go/pyu', mode)]))} "
+                    f"| {_ratio_cell(_ratios(samples, ('go/pyu', mode), ('go/go', mode)))} "
+                    f"| {_fmt(_rate(samples[('pyu/go', mode)]))} "
+                    f"| {_ratio_cell(_ratios(samples, ('pyu/go', mode), ('go/go', mode)))} |")
         print(row)
     print(f"\nGoal: Python >= {STREAM_GOAL}x Go for both server and client.")
 

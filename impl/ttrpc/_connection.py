@@ -107,6 +107,28 @@ def _plain_request(body: bytes) -> tuple[str, str, bytes] | None:
     return None
 
 
+_MIN_STRIDE = 8
+"""Equal frames a stretch must have for ``_repeats`` to be worth trying again."""
+_STRIDE_SPAN = 256
+"""Frames ``_repeats`` looks at in one go: its work stays in proportion to
+what it finds, whatever a peer sends (a longer stretch takes several goes)."""
+
+
+def _repeats(data: bytes, pos: int, size: int, most: int) -> int:
+    """How many ``size``-byte frames from ``pos`` (at most ``most``, at least
+    one) carry exactly the header of the first: each header byte is read
+    for all of them at once, as one strided slice."""
+    stop = pos + most * size
+    count = most
+    for i in range(pos, pos + HEADER_SIZE):
+        column = data[i:stop:size]
+        rest = len(column.lstrip(column[:1]))
+        if rest:
+            count -= rest
+            stop -= rest * size
+    return count
+
+
 class _FrameReader:
     """Splits a byte stream into frames; subclasses turn frames into events."""
 
@@ -164,49 +186,17 @@ class _FrameReader:
         buf = self._buf
         frame = self._frame
         routes = self._routes
-        if self._length < 0 and not buf and not self._discard:
-            # Fast path: whole frames at the start of the chunk, no buffering.
-            # Plain Data frames in a row for one routed stream are handed
-            # over as one run, before any other frame is looked at.
-            run: list[bytes] = []
-            run_sid = -1
-            run_to: DataRoute | None = None
-            while end - pos >= HEADER_SIZE:
-                length, sid, mtype, flags = _unpack_header(data, pos)
-                start = pos + HEADER_SIZE
-                stop = start + length
-                if length > MAX_MESSAGE or stop > end:
-                    break
-                pos = stop
-                if sid == run_sid and mtype == _DATA and not flags:
-                    run.append(data[start:stop])
-                    continue
-                if run_to is not None:
-                    run_to.feed_many(run)
-                    run = []
-                    run_sid = -1
-                    run_to = None
-                if routes and mtype == _DATA:
-                    deliver = routes.get(sid)
-                    if deliver is not None:
-                        if not flags:
-                            run_sid = sid
-                            run_to = deliver
-                            run.append(data[start:stop])
-                        elif flags & FLAG_REMOTE_CLOSED:
-                            del routes[sid]
-                            self._data_closed(sid)
-                            deliver.feed(None if flags & FLAG_NO_DATA else data[start:stop], True)
-                        else:
-                            deliver.feed(None if flags & FLAG_NO_DATA else data[start:stop], False)
-                        continue
-                event = frame(sid, mtype, flags, data[start:stop])
-                if event is not None:
-                    events.append(event)
-            if run_to is not None:
-                run_to.feed_many(run)
-        view = memoryview(data)  # slow path: append to buf without a slice copy
-        while pos < end:
+        view: memoryview | None = None
+        while True:
+            if self._length < 0 and not buf and not self._discard:
+                # Between frames: take every whole frame from here at once.
+                pos = self._whole_frames(data, pos, end, events)
+            if pos >= end:
+                break
+            # The rest is a frame that does not fit in this chunk, or the
+            # tail of one begun in an earlier chunk: one step at a time.
+            if view is None:
+                view = memoryview(data)  # append to buf without a slice copy
             if self._discard:
                 take = min(self._discard, end - pos)
                 pos += take
@@ -266,6 +256,67 @@ class _FrameReader:
             if event is not None:
                 events.append(event)
         return events
+
+    def _whole_frames(self, data: bytes, pos: int, end: int, events: list[Event]) -> int:
+        """Handle the whole frames of ``data`` from ``pos`` (which starts a
+        frame); returns where the first incomplete or oversized one starts.
+        Plain Data frames in a row for one routed stream are handed over as
+        one run, before any other frame is looked at."""
+        frame = self._frame
+        routes = self._routes
+        run: list[bytes] = []
+        run_sid = -1
+        run_length = -1
+        stride = True  # look for a stretch of equal frames (until it stops paying)
+        run_to: DataRoute | None = None
+        while end - pos >= HEADER_SIZE:
+            length, sid, mtype, flags = _unpack_header(data, pos)
+            start = pos + HEADER_SIZE
+            stop = start + length
+            if length > MAX_MESSAGE or stop > end:
+                break
+            if sid == run_sid and mtype == _DATA and not flags:
+                if length == run_length and stride:
+                    # The second same-sized message in a row: take every
+                    # frame from here that repeats this header, at once.
+                    size = HEADER_SIZE + length
+                    count = _repeats(data, pos, size, min((end - pos) // size, _STRIDE_SPAN))
+                    if count < _MIN_STRIDE:
+                        stride = False
+                    stop = pos + count * size
+                    run += [data[at : at + length] for at in range(start, start + count * size, size)]
+                else:
+                    run.append(data[start:stop])
+                    run_length = length
+                pos = stop
+                continue
+            pos = stop
+            if run_to is not None:
+                run_to.feed_many(run)
+                run = []
+                run_sid = -1
+                run_to = None
+            if routes and mtype == _DATA:
+                deliver = routes.get(sid)
+                if deliver is not None:
+                    if not flags:
+                        run_sid = sid
+                        run_length = length
+                        run_to = deliver
+                        run.append(data[start:stop])
+                    elif flags & FLAG_REMOTE_CLOSED:
+                        del routes[sid]
+                        self._data_closed(sid)
+                        deliver.feed(None if flags & FLAG_NO_DATA else data[start:stop], True)
+                    else:
+                        deliver.feed(None if flags & FLAG_NO_DATA else data[start:stop], False)
+                    continue
+            event = frame(sid, mtype, flags, data[start:stop])
+            if event is not None:
+                events.append(event)
+        if run_to is not None:
+            run_to.feed_many(run)
+        return pos
 
     def receive_eof(self) -> None:
         """The peer closed. Raises RemoteProtocolError if it stopped mid-frame.

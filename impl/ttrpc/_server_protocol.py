@@ -76,12 +76,13 @@ class ServerProtocol(FrameProtocol):
 
     Calls are queued and run by worker tasks, each call inline in a worker
     (so ``asyncio.current_task()``, ``asyncio.timeout`` and cancellation work
-    as usual inside a handler). Before a worker starts a call it makes sure
-    another worker is scheduled while calls are still queued; so when a
-    handler suspends, the rest of the queue moves on without it, and handlers
-    that finish without suspending cost no task of their own. A worker exits
-    when the queue is empty. Handlers run by one worker share its
-    contextvars context.
+    as usual inside a handler). Before a worker starts a call while calls are
+    still queued, it schedules a check (a plain callback, not a task) that
+    runs once the worker yields to the loop: if the queue has not moved by
+    then, the handler suspended and a new worker takes the rest. So a burst
+    of handlers that finish without suspending costs one task in all. A
+    worker exits when the queue is empty. Handlers run by one worker share
+    its contextvars context.
     """
 
     __slots__ = (
@@ -305,40 +306,59 @@ class ServerProtocol(FrameProtocol):
 
     def _spawn(self) -> None:
         self._starting += 1
-        task = self.loop.create_task(self._worker())
-        self._workers.add(task)
-        task.add_done_callback(self._workers.discard)
+        self._workers.add(self.loop.create_task(self._worker()))
+
+    def _carry_on(self) -> None:
+        """The check a worker scheduled before a call: calls still queued
+        once it yielded means that call suspended; a new worker takes them."""
+        self._starting -= 1
+        if self._queue and not self._starting and not self.lost:
+            self._spawn()
 
     async def _worker(self) -> None:
         self._starting -= 1
         queue = self._queue
-        while queue:
-            writable = self._writable
-            if writable is not None and not writable.is_set():
-                await writable.wait()
-                continue  # the queue may have been dropped meanwhile
-            call = queue.popleft()
-            if queue and not self._starting:
-                self._spawn()  # carries on with the queue if this call suspends
-            try:
-                if call[4] is not None:
-                    await self._call_stream(call[0], call[1], call[2], call[4])
-                elif call[2].deadline is None:
-                    # The common case inline: no extra coroutine per call.
-                    sid, handler, ctx, payload, _ = call
-                    try:
-                        result = await handler(ctx, payload)
-                    except BaseException as exc:
-                        frame = self._failure(sid, ctx, exc, None)
+        try:
+            while queue:
+                writable = self._writable
+                if writable is not None and not writable.is_set():
+                    await writable.wait()
+                    continue  # the queue may have been dropped meanwhile
+                call = queue.popleft()
+                if queue and not self._starting:
+                    # Carries on with the queue if this call suspends.
+                    self._starting += 1
+                    self.loop.call_soon(self._carry_on)
+                try:
+                    if call[4] is not None:
+                        await self._call_stream(call[0], call[1], call[2], call[4])
+                    elif call[2].deadline is None:
+                        # The common case inline: no extra coroutine per call.
+                        sid, handler, ctx, payload, _ = call
+                        try:
+                            result = await handler(ctx, payload)
+                        except BaseException as exc:
+                            frame = self._failure(sid, ctx, exc, None)
+                        else:
+                            frame = b""
+                            if type(result) is bytes:
+                                try:
+                                    frame = self._conn.send_response(sid, result)
+                                except MessageTooLargeError:
+                                    pass
+                            if not frame:  # not bytes, or too large: answered as _success says
+                                frame = self._success(sid, ctx, result, False)
+                        self.write(frame)
                     else:
-                        frame = self._success(sid, ctx, result, False)
-                    self.write(frame)
-                else:
-                    await self._call_with_deadline(call[0], call[1], call[2], call[3], call[2].deadline)
-            finally:
-                self._inflight -= 1
-                if self._closing and not self._inflight:
-                    self._close_transport()
+                        await self._call_with_deadline(call[0], call[1], call[2], call[3], call[2].deadline)
+                finally:
+                    self._inflight -= 1
+                    if self._closing and not self._inflight:
+                        self._close_transport()
+        finally:
+            task = asyncio.current_task()
+            if task is not None:
+                self._workers.discard(task)
 
     async def _call_with_deadline(
         self, sid: int, handler: TTRPCMethod, ctx: MethodContext, payload: bytes, deadline: float

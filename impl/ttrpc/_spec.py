@@ -128,9 +128,10 @@ async def _requests(cls: type[Req], stream: ServerStream) -> AsyncIterator[Req]:
     queue = inbox._queue
     budget = inbox._budget
     decode = cls.FromString
+    take = queue.popleft
     while True:
-        if queue:
-            payload = queue.popleft()
+        while queue:  # everything already queued, without a wait between
+            payload = take()
             n = len(payload)
             inbox._size -= n
             budget.used -= n
@@ -139,7 +140,6 @@ async def _requests(cls: type[Req], stream: ServerStream) -> AsyncIterator[Req]:
             except DecodeError as exc:
                 raise TTRPCError(Code.INTERNAL, f"ttrpc: error unmarshalling payload: {exc}") from None
             yield msg
-            continue
         if await inbox.wait():
             return
 

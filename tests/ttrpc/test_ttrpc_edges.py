@@ -349,6 +349,39 @@ def test_handlers_can_use_task_apis_and_suspend_in_any_mix(sock_dir: str) -> Non
     run(main())
 
 
+def test_a_handler_that_suspends_mid_burst_does_not_hold_up_the_rest(sock_dir: str) -> None:
+    """Calls without a deadline that arrive together run on one worker until
+    one suspends; the rest must then move on without it (here the waiting
+    handlers are released only by a later call of the same burst)."""
+    release = asyncio.Event()
+
+    async def wait(ctx: TTRPCMethodContext, payload: bytes) -> bytes:
+        await release.wait()
+        return b"released " + payload
+
+    async def sync(ctx: TTRPCMethodContext, payload: bytes) -> bytes:
+        return payload
+
+    async def set_(ctx: TTRPCMethodContext, payload: bytes) -> bytes:
+        release.set()
+        return b"set"
+
+    async def main() -> None:
+        path = sock_path(sock_dir)
+        async with serving({SVC: {"Wait": wait, "Sync": sync, "Set": set_}}, path):
+            client = await Client.connect(path)
+            for _ in range(3):
+                release.clear()
+                kinds = ["Sync", "Wait", "Sync", "Wait", "Sync", "Sync", "Set", "Sync"]
+                calls = [client.call(SVC, k, b"%d" % i) for i, k in enumerate(kinds)]
+                got = await asyncio.wait_for(asyncio.gather(*calls), 10)
+                want = {"Wait": b"released %d", "Sync": b"%d"}
+                assert got == [b"set" if k == "Set" else want[k] % i for i, k in enumerate(kinds)]
+            await client.close()
+
+    run(main())
+
+
 def test_deadline_of_one_call_does_not_touch_the_next_on_the_same_worker(sock_dir: str) -> None:
     slow = Hang()
 

@@ -248,12 +248,48 @@ _ROUTE_FRAME = st.tuples(
 )
 
 
+_SAME_SIZED_FRAME = st.tuples(
+    st.sampled_from([1, 3]),
+    st.sampled_from(["data"] * 6 + ["nodata", "closedata", "response"]),
+    st.sampled_from([b"ab", b"cd", b"xy", b"", b"abc"]),  # mostly equal lengths: long runs of equal headers
+)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_ROUTE_FRAME, max_size=40), st.integers(min_value=1, max_value=64), st.sets(st.sampled_from([1, 3, 5])))
 def test_routed_data_matches_data_events(
     script: list[tuple[int, str, bytes]], chunk: int, routed: set[int]
 ) -> None:
     """A route sees exactly the Data the events would report, in order, in any split."""
+    _check_routes(script, chunk, routed)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(_SAME_SIZED_FRAME, max_size=200),
+    st.integers(min_value=1, max_value=2000),
+    st.sets(st.sampled_from([1, 3, 5])),
+)
+def test_routed_runs_of_equal_frames_match_data_events(
+    script: list[tuple[int, str, bytes]], chunk: int, routed: set[int]
+) -> None:
+    """The same for long runs of equal-sized messages (read header by header
+    column at once), broken by other streams, flags and Responses."""
+    _check_routes(script, chunk, routed)
+
+
+def test_stretches_of_equal_frames_longer_than_one_look_are_split_in_order() -> None:
+    """Stretches longer than the frames looked at in one go, broken once by
+    another stream and once by a frame of the same stream but other flags."""
+    script = [(1, "data", b"%03d" % i) for i in range(700)]
+    script[300] = (3, "data", b"zzz")
+    script[555] = (1, "nodata", b"")
+    for chunk in (1 << 20, 4096, 777):
+        _check_routes(script, chunk, {1, 3})
+        _check_routes(script, chunk, {1})
+
+
+def _check_routes(script: list[tuple[int, str, bytes]], chunk: int, routed: set[int]) -> None:
     flags = {"data": 0, "nodata": FLAG_NO_DATA, "close": FLAG_REMOTE_CLOSED | FLAG_NO_DATA, "closedata": FLAG_REMOTE_CLOSED}
     wire = b"".join(
         frame(sid, 2, b"") if kind == "response" else frame(sid, DATA, payload, flags[kind])
@@ -296,3 +332,19 @@ def test_a_route_gets_a_run_of_messages_at_once_and_ends_with_its_stream() -> No
     assert conn.receive_data(frame(1, DATA, b"late")) == [FrameIgnored(1, DATA, 0, 4)]
     assert len(sink.got) == 6
     assert not ServerConnection(legacy=True).route(1, _Sink())
+
+
+def test_a_run_after_a_frame_split_across_chunks_still_goes_at_once() -> None:
+    """Reads rarely end on a frame boundary: the whole frames after the tail
+    of a split one are still handed over as one run, not one by one."""
+    conn = ServerConnection()
+    conn.receive_data(request(1, FLAG_REMOTE_OPEN))
+    sink = _Sink()
+    assert conn.route(1, sink)
+    wire = b"".join(frame(1, DATA, bytes([i]) * 3) for i in range(12))
+    cut = len(frame(1, DATA, b"xxx")) * 4 + 5  # mid-header of the fifth frame
+    for chunk in (wire[:cut], wire[cut : len(wire) - 2], wire[len(wire) - 2 :]):
+        assert conn.receive_data(chunk) == []
+    assert sink.got == [(bytes([i]) * 3, False) for i in range(12)]
+    # The first four; the fifth, completed alone; the next six in one run; the last, completed alone.
+    assert sink.runs == 2
