@@ -79,20 +79,25 @@ def bench_version(version: str, rounds: int) -> dict[str, tuple[list[float], int
     return results
 
 
+def print_table(versions: list[str], rounds: int) -> None:
+    """The pod table, one row per pinned containerd (``bench/shim.py`` prints it too)."""
+    print(f"3-container pod, RunPodSandbox to all RUNNING, median of {rounds} rounds\n")
+    print("| containerd | runc.v2 ms | pyrunc ms | ratio | goal <= 1.5 | shims/pod runc | shims/pod pyrunc |")
+    print("|---|---|---|---|---|---|---|")
+    for version in versions:
+        res = bench_version(version, rounds)
+        go, py = (statistics.median(res[h][0]) * 1000 for h in HANDLERS)
+        ratio = py / go
+        verdict = "ok" if ratio <= GOAL else "MISSED"
+        print(f"| {version} | {go:.0f} | {py:.0f} | {ratio:.2f} | {verdict} | {res['runc'][1]} | {res['pyrunc'][1]} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--versions", default=",".join(VERSIONS))
     args = parser.parse_args()
-    print(f"3-container pod, RunPodSandbox to all RUNNING, median of {args.rounds} rounds\n")
-    print("| containerd | runc.v2 ms | pyrunc ms | ratio | goal <= 1.5 | shims/pod runc | shims/pod pyrunc |")
-    print("|---|---|---|---|---|---|---|")
-    for version in args.versions.split(","):
-        res = bench_version(version, args.rounds)
-        go, py = (statistics.median(res[h][0]) * 1000 for h in HANDLERS)
-        ratio = py / go
-        verdict = "ok" if ratio <= GOAL else "MISSED"
-        print(f"| {version} | {go:.0f} | {py:.0f} | {ratio:.2f} | {verdict} | {res['runc'][1]} | {res['pyrunc'][1]} |")
+    print_table(args.versions.split(","), args.rounds)
 
 
 if __name__ == "__main__":

@@ -265,6 +265,9 @@ def main() -> int:
     parser.add_argument("--memory-rounds", type=int, default=3)
     parser.add_argument("--shim", default=str(Path(sys.executable).parent / SHIM_BINARY))
     parser.add_argument("--phases", action="store_true", help="also break down the Python shim's fixed costs")
+    parser.add_argument(
+        "--pod-rounds", type=int, default=7, help="rounds of the CRI pod table (bench/cri_pod.py); 0 leaves it out"
+    )
     parser.add_argument("--containerd", choices=VERSIONS, default="1.6", help="the pinned containerd (and Go shim) to run")
     parser.add_argument(
         "--cold",
@@ -353,6 +356,12 @@ def main() -> int:
     if args.phases:
         phases(args.shim, str(containerd_peer(args.containerd).runc_shim))
         start_path(args.shim)
+    if args.pod_rounds:
+        print()
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from bench.cri_pod import print_table
+
+        print_table(list(VERSIONS), args.pod_rounds)
     return 0
 
 
