@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -302,7 +303,10 @@ def test_stop_request_right_after_the_fork_still_reaches_start_with_the_pid(
         pid = real_fork()
         if pid:
             forked.append(pid)
-            os.kill(os.getpid(), signal.SIGTERM)  # the zygote is told to stop at once
+            # The zygote is told to stop at once. Sent to this thread: the zygote has only one, but
+            # the test process has others (grpcio's), and a process-wide kill while this thread blocks
+            # SIGTERM is taken by one of them and handled here only some time later.
+            signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
         return pid
 
     monkeypatch.setattr(os, "fork", fork_then_stop)
