@@ -324,6 +324,11 @@ class Containerd:
         """The socket a shim started for ``id`` listens on (the group's, for a group id)."""
         return socket_address(self.address, self.namespace, id).removeprefix("unix://")
 
+    def debug_socket_path(self, id: str) -> str:
+        """The debug socket a shim run with ``-debug`` may also listen on (``<address>/<ns>/<id>/debug`` hashed)."""
+        digest = hashlib.sha256(f"{self.address}/{self.namespace}/{id}/debug".encode()).hexdigest()
+        return f"/run/containerd/s/{digest}"
+
     def runc_state(self, id: str) -> Path:
         return RUNC_STATE / self.namespace / id
 
@@ -507,6 +512,7 @@ def leftovers(daemon: Containerd, ids: Sequence[str], *, fifo_check: bool = True
     out += [f"bundle {id}" for id in daemon.bundles() if id in mine]
     out += [f"shim pid {s.pid} for {s.id}" for s in daemon.shims() if s.id in mine]
     out += [f"shim socket {p}" for p in map(daemon.socket_path, ids) if os.path.exists(p)]
+    out += [f"shim debug socket {p}" for p in map(daemon.debug_socket_path, ids) if os.path.exists(p)]
     out += [f"socket {p}" for p in daemon.state.rglob("*") if p.is_socket()]
     out += [f"runc state {id}" for id in ids if daemon.runc_state(id).exists()]
     if fifo_check:

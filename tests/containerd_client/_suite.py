@@ -312,9 +312,13 @@ def leftovers(r: Run) -> list[Leftover]:
         for ns in namespaces_used(r)
         for id in _container_ids(r)
     }
-    for s in sorted(set(_SHIM_SOCKET.findall(r.output))):
+    # Every socket a shim of this run could have made (containerd names them by a hash of address,
+    # namespace and id), whether or not the output mentions it, and any the output names.
+    named = {os.path.basename(s) for s in _SHIM_SOCKET.findall(r.output)}
+    for name in sorted(named | set(sockets)):
+        s = f"/run/containerd/s/{name}"
         if os.path.exists(s):
-            found.append(Leftover(f"shim socket {s}", sockets.get(os.path.basename(s))))
+            found.append(Leftover(f"shim socket {s}", sockets.get(name)))
     found += [Leftover(f"mount {m}", Path(m).parent.name if m.endswith("/rootfs") else None) for m in _mounts(r)]
     found += [Leftover(f"runc state {p}", p.name) for p in _runc_state(r)]
     found += [Leftover(f"cgroup {p}", p.name) for p in _cgroups(r)]
