@@ -326,8 +326,7 @@ class Containerd:
 
     def debug_socket_path(self, id: str) -> str:
         """The debug socket a shim run with ``-debug`` may also listen on (``<address>/<ns>/<id>/debug`` hashed)."""
-        digest = hashlib.sha256(f"{self.address}/{self.namespace}/{id}/debug".encode()).hexdigest()
-        return f"/run/containerd/s/{digest}"
+        return self.socket_path(f"{id}/debug")
 
     def runc_state(self, id: str) -> Path:
         return RUNC_STATE / self.namespace / id

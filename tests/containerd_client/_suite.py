@@ -13,7 +13,6 @@ prints the table.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import signal
@@ -29,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from _peers import containerd_peer
+from impl.shim import socket_address
 
 from ._image import write_test_image
 
@@ -308,7 +308,7 @@ def leftovers(r: Run) -> list[Leftover]:
     """Everything the run left behind, each with the container it belongs to (empty: clean)."""
     found = [Leftover(f"process {pid}: {cmd}", m[1] if (m := _ID_ARG.search(cmd)) else None) for pid, cmd in _processes(r)]
     sockets = {
-        hashlib.sha256(f"{r.address}/{ns}/{id}".encode()).hexdigest(): id
+        os.path.basename(socket_address(r.address, ns, id)): id
         for ns in namespaces_used(r)
         for id in _container_ids(r)
     }
