@@ -1,9 +1,9 @@
 """One server connection: frames in, calls run by workers, replies out.
 
 A FrameProtocol (an asyncio BufferedProtocol reading into the thread's shared
-buffer; no streams: fewer copies and wakeups). Handlers run concurrently and answer out of order;
-replies to a burst of requests leave in one write, a lone request is answered
-with a direct write.
+buffer; no streams: fewer copies and wakeups). Handlers run concurrently and answer out of order.
+Calls that do not suspend are answered inside the callback that read them,
+the replies to a burst in one write.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from shimtypes import PeerCredentials, TTRPCMethod
 from ._codes import Code
 from ._connection import ServerConnection
 from ._context import MethodContext, metadata_mapping
+from ._eager import start_inline
 from ._errors import DEADLINE_MESSAGE, ClosedError, MessageTooLargeError, RemoteProtocolError, TTRPCError
 from ._events import BadRequest, DataReceived, MessageTooLarge, RequestReceived
 from ._stream import Budget, ServerStream, StreamMethod, _Inbox
@@ -74,15 +75,17 @@ _Call = tuple[int, TTRPCMethod, MethodContext, bytes, None] | tuple[int, StreamM
 class ServerProtocol(FrameProtocol):
     """One connection: frames in, calls run by workers, replies out.
 
-    Calls are queued and run by worker tasks, each call inline in a worker
-    (so ``asyncio.current_task()``, ``asyncio.timeout`` and cancellation work
-    as usual inside a handler). Before a worker starts a call while calls are
-    still queued, it schedules a check (a plain callback, not a task) that
-    runs once the worker yields to the loop: if the queue has not moved by
-    then, the handler suspended and a new worker takes the rest. So a burst
-    of handlers that finish without suspending costs one task in all. A
-    worker exits when the queue is empty. Handlers run by one worker share
-    its contextvars context.
+    Calls are queued and run by workers, each call inline in a worker (so
+    ``asyncio.current_task()``, ``asyncio.timeout`` and cancellation work as
+    usual inside a handler). A worker starts inline in the callback that
+    queued the calls (``_eager.start_inline``): a burst of handlers that
+    finish without suspending costs no Task and no loop turn. When a handler
+    suspends, its worker carries on as a Task and the next worker takes the
+    rest of the queue at once. A worker Task that starts a call while calls
+    are still queued schedules a check (a plain callback) that runs once it
+    yields to the loop: if the queue has not moved by then, that handler
+    suspended and a new worker takes the rest. A worker exits when the queue
+    is empty. Handlers run by one worker share its contextvars context.
     """
 
     __slots__ = (
@@ -99,6 +102,7 @@ class ServerProtocol(FrameProtocol):
         "_writable",
         "_streams",
         "_budget",
+        "_inline",
     )
 
     def __init__(self, server: Connections) -> None:
@@ -118,6 +122,7 @@ class ServerProtocol(FrameProtocol):
         # Client-streaming streams whose handler has not returned, by id.
         self._streams: dict[int, ServerStream] = {}
         self._budget: Budget | None = None
+        self._inline = False  # a worker is running inline (not as a Task)
 
     # asyncio callbacks -------------------------------------------------
 
@@ -186,9 +191,12 @@ class ServerProtocol(FrameProtocol):
                 # FrameIgnored: Data and unknown types are skipped, as 1.1.1 does.
         finally:
             if self._queue and not self._starting:
-                self._spawn()
+                self._start_worker()
             if batch:
-                self.loop.call_soon(self.flush)  # after the worker's first step
+                if self._starting:
+                    self.loop.call_soon(self.flush)  # after that worker's first step
+                else:
+                    self.flush()
 
     def eof_received(self) -> bool:
         # The peer stopped sending; 1.1.1 drops the connection here. Returning
@@ -304,61 +312,83 @@ class ServerProtocol(FrameProtocol):
             stream._inbox.feed(payload, True)
         self._queue.append((sid, method, ctx, payload, stream))
 
-    def _spawn(self) -> None:
-        self._starting += 1
-        self._workers.add(self.loop.create_task(self._worker()))
+    def _start_worker(self) -> None:
+        """Run the queue in a worker started inline (see ``_eager``): it
+        answers every call that does not suspend before this returns. One
+        whose handler suspends carries on as a Task, and the next worker
+        takes the rest of the queue."""
+        loop = self.loop
+        while True:
+            if asyncio.current_task(loop) is not None:
+                # Data fed from inside a task: the worker is a Task of its own.
+                self._starting += 1
+                self._track(loop.create_task(self._worker(True)))
+                return
+            self._inline = True
+            try:
+                task = start_inline(loop, self._worker(False), "ttrpc worker")
+            finally:
+                self._inline = False
+            if task is None:
+                return  # it emptied the queue
+            self._track(task)
+            writable = self._writable
+            if not self._queue or self.lost or (writable is not None and not writable.is_set()):
+                return
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        """Keep a worker Task until it ends (to cancel it if the connection goes)."""
+        self._workers.add(task)
+        task.add_done_callback(self._workers.discard)
 
     def _carry_on(self) -> None:
-        """The check a worker scheduled before a call: calls still queued
-        once it yielded means that call suspended; a new worker takes them."""
+        """The check a worker Task scheduled before a call: calls still
+        queued once it yielded means that call suspended; a new worker
+        takes them."""
         self._starting -= 1
         if self._queue and not self._starting and not self.lost:
-            self._spawn()
+            self._start_worker()
 
-    async def _worker(self) -> None:
-        self._starting -= 1
+    async def _worker(self, spawned: bool) -> None:
+        if spawned:
+            self._starting -= 1
         queue = self._queue
-        try:
-            while queue:
-                writable = self._writable
-                if writable is not None and not writable.is_set():
-                    await writable.wait()
-                    continue  # the queue may have been dropped meanwhile
-                call = queue.popleft()
-                if queue and not self._starting:
-                    # Carries on with the queue if this call suspends.
-                    self._starting += 1
-                    self.loop.call_soon(self._carry_on)
-                try:
-                    if call[4] is not None:
-                        await self._call_stream(call[0], call[1], call[2], call[4])
-                    elif call[2].deadline is None:
-                        # The common case inline: no extra coroutine per call.
-                        sid, handler, ctx, payload, _ = call
-                        try:
-                            result = await handler(ctx, payload)
-                        except BaseException as exc:
-                            frame = self._failure(sid, ctx, exc, None)
-                        else:
-                            frame = b""
-                            if type(result) is bytes:
-                                try:
-                                    frame = self._conn.send_response(sid, result)
-                                except MessageTooLargeError:
-                                    pass
-                            if not frame:  # not bytes, or too large: answered as _success says
-                                frame = self._success(sid, ctx, result, False)
-                        self.write(frame)
+        while queue:
+            writable = self._writable
+            if writable is not None and not writable.is_set():
+                await writable.wait()
+                continue  # the queue may have been dropped meanwhile
+            call = queue.popleft()
+            if queue and not self._starting and not self._inline:
+                # Carries on with the queue if this call suspends.
+                self._starting += 1
+                self.loop.call_soon(self._carry_on)
+            try:
+                if call[4] is not None:
+                    await self._call_stream(call[0], call[1], call[2], call[4])
+                elif call[2].deadline is None:
+                    # The common case inline: no extra coroutine per call.
+                    sid, handler, ctx, payload, _ = call
+                    try:
+                        result = await handler(ctx, payload)
+                    except BaseException as exc:
+                        frame = self._failure(sid, ctx, exc, None)
                     else:
-                        await self._call_with_deadline(call[0], call[1], call[2], call[3], call[2].deadline)
-                finally:
-                    self._inflight -= 1
-                    if self._closing and not self._inflight:
-                        self._close_transport()
-        finally:
-            task = asyncio.current_task()
-            if task is not None:
-                self._workers.discard(task)
+                        frame = b""
+                        if type(result) is bytes:
+                            try:
+                                frame = self._conn.send_response(sid, result)
+                            except MessageTooLargeError:
+                                pass
+                        if not frame:  # not bytes, or too large: answered as _success says
+                            frame = self._success(sid, ctx, result, False)
+                    self.write(frame)
+                else:
+                    await self._call_with_deadline(call[0], call[1], call[2], call[3], call[2].deadline)
+            finally:
+                self._inflight -= 1
+                if self._closing and not self._inflight:
+                    self._close_transport()
 
     async def _call_with_deadline(
         self, sid: int, handler: TTRPCMethod, ctx: MethodContext, payload: bytes, deadline: float
