@@ -5,6 +5,7 @@
 In one run, with 1 and 16 concurrent callers and 0 B / 4 KiB payloads:
 - servers under the same Go client: Go ttrpc 1.1.1 server vs the Python
   server (impl.ttrpc), and grpcio's asyncio server (driven by a Go gRPC client);
+  the Go server once more with GOMAXPROCS=1, to show what one thread gives it;
 - clients against Go servers: the Python client vs the Go ttrpc client, and
   grpcio's asyncio client (against a Go gRPC server).
 Every peer runs in its own process (2 cores: one client, one server). Each
@@ -177,9 +178,9 @@ def _go_build(out_dir: Path, package: str, gopath: tuple[str, ...] = ()) -> Path
 
 
 @contextmanager
-def _server(args: list[str]) -> Iterator[subprocess.Popen[str]]:
+def _server(args: list[str], env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
     """Run a server process until the block ends; wait for its "ready" line."""
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     try:
         assert proc.stdout is not None
         ready, _, _ = select.select([proc.stdout], [], [], 60)
@@ -453,9 +454,11 @@ def main() -> None:
             return
         grpcbench = _go_build(tmp, "ttrpcpeer/cmd/grpcbench")
         build_s = time.monotonic() - t0
-        socks = {name: str(tmp / f"{name}.sock") for name in ("go", "py", "pyu", "grpcio", "gogrpc")}
+        socks = {name: str(tmp / f"{name}.sock") for name in ("go", "go1", "py", "pyu", "grpcio", "gogrpc")}
+        one_thread = dict(os.environ, GOMAXPROCS="1")
         procs = {
             "go": stack.enter_context(_server([str(peer), "bench-server", "-socket", socks["go"]])),
+            "go1": stack.enter_context(_server([str(peer), "bench-server", "-socket", socks["go1"]], one_thread)),
             "py": stack.enter_context(_server([*me, "--role", "py-server", socks["py"]])),
             "grpcio": stack.enter_context(_server([*me, "--role", "grpcio-server", socks["grpcio"]])),
             "gogrpc": stack.enter_context(_server([str(grpcbench), "-serve", "-socket", socks["gogrpc"]])),
@@ -478,6 +481,7 @@ def main() -> None:
         pairs: dict[str, tuple[str, Callable[[int, int], list[str]]]] = {
             "go-client/go-server": ("go", lambda c, p: go_client("go", c, p)),
             "go-client/py-server": ("py", lambda c, p: go_client("py", c, p)),
+            "go-client/go1-server": ("go1", lambda c, p: go_client("go1", c, p)),
             "py-client/go-server": ("go", lambda c, p: py_role("py-client", "go", c, p)),
             "go-grpc-client/grpcio-server": ("grpcio", lambda c, p: go_grpc_client("grpcio", c, p)),
             "grpcio-client/go-grpc-server": ("gogrpc", lambda c, p: py_role("grpcio-client", "gogrpc", c, p)),
@@ -515,15 +519,19 @@ def main() -> None:
           f"Go build {build_s:.1f}s, total {time.monotonic() - t0:.0f}s; load average {load_before} before, "
           f"{load_unary} after the unary rows.\n")
     print("Servers (driven by the Go ttrpc 1.1.1 client; grpcio by a grpc-go client):\n")
-    print("| callers | payload | Go srv | Py srv | py/go | Go CPU | Py CPU | grpcio srv | py/grpcio |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| callers | payload | Go srv | Py srv | py/go | Go CPU | Py CPU | grpcio srv | py/grpcio "
+          "| Go srv 1 thread | Go 1 thread/go | Go 1 thread CPU |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for c in opts.callers:
         for p in opts.payloads:
             print(f"| {c} | {p} B | {cell('go-client/go-server', c, p)} | {cell('go-client/py-server', c, p)} "
                   f"| {ratio('go-client/py-server', 'go-client/go-server', c, p)} "
                   f"| {cpu('go-client/go-server', c, p, True)} | {cpu('go-client/py-server', c, p, True)} "
                   f"| {cell('go-grpc-client/grpcio-server', c, p)} "
-                  f"| {ratio('go-client/py-server', 'go-grpc-client/grpcio-server', c, p)} |")
+                  f"| {ratio('go-client/py-server', 'go-grpc-client/grpcio-server', c, p)} "
+                  f"| {cell('go-client/go1-server', c, p)} "
+                  f"| {ratio('go-client/go1-server', 'go-client/go-server', c, p)} "
+                  f"| {cpu('go-client/go1-server', c, p, True)} |")
     print("\nClients (against the Go ttrpc 1.1.1 server; grpcio's against a grpc-go server; "
           "'Go cli' is the same run as 'Go srv'):\n")
     print("| callers | payload | Go cli | Py cli | py/go | Go CPU | Py CPU | grpcio cli | py/grpcio |")
