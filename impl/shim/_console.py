@@ -23,6 +23,8 @@ import os
 import socket
 import struct
 
+from ._stdio import drain
+
 __all__ = ["Console", "ConsoleError", "ConsoleSocket", "TerminalIO", "resize_pty"]
 
 _CHUNK = 65536
@@ -123,6 +125,7 @@ class _Pump:
         self._src, self._dst = src, dst
         self._pending = b""
         self._discard = False  # dst is gone: keep draining src so the writer never blocks
+        self._finishing = False
         self.done: asyncio.Future[None] = loop.create_future()
         loop.add_reader(src, self._on_readable)
 
@@ -155,9 +158,25 @@ class _Pump:
         self._pending = self._pending[n:]
         if self._pending:
             self._loop.add_writer(self._dst, self._on_writable)
+        elif self._finishing:
+            self.stop()
         else:
             self._loop.remove_writer(self._dst)
             self._loop.add_reader(self._src, self._on_readable)
+
+    def finish(self) -> None:
+        """Copy what ``src`` holds now, then stop (``CloseIO``: the client
+        wrote those bytes before it asked; idempotent)."""
+        if self.done.done() or self._finishing:
+            return
+        self._finishing = True
+        self._loop.remove_reader(self._src)
+        if not self._discard:
+            self._pending += drain(self._src)
+        if self._pending:
+            self._on_writable()
+        else:
+            self.stop()
 
     def stop(self) -> None:
         """Stop copying (pending bytes are dropped; idempotent)."""
@@ -221,9 +240,9 @@ class Console:
         resize_pty(self.master, width, height)
 
     def close_stdin(self) -> None:
-        """``CloseIO``: no more input; the tty sees EOF."""
+        """``CloseIO``: what the stdin FIFO holds goes to the tty, then it sees EOF."""
         if self._input is not None:
-            self._input.stop()
+            self._input.finish()
 
     async def wait_output(self) -> None:
         """Return once every byte the process wrote is in the stdout FIFO."""

@@ -7,7 +7,8 @@ the client sees EOF exactly when the process (and its children) exit.
 
 stdin gets a pipe: the container reads its end, and a pump in the event loop
 copies the FIFO into the other end, closing it at the FIFO's EOF or on
-``CloseIO``. The FIFO is opened non-blocking, so Create never waits for the
+``CloseIO`` (after what the FIFO already holds: the client wrote that before
+it asked). The FIFO is opened non-blocking, so Create never waits for the
 client; epoll does not report a FIFO whose writer has not connected yet, so
 an early open is not mistaken for EOF.
 """
@@ -18,7 +19,7 @@ import asyncio
 import os
 from typing import Protocol, runtime_checkable
 
-__all__ = ["ConsoleIO", "ProcessIO", "StdinPump", "Stdio", "open_stdio"]
+__all__ = ["ConsoleIO", "ProcessIO", "StdinPump", "Stdio", "drain", "open_stdio"]
 
 
 @runtime_checkable
@@ -55,6 +56,20 @@ class ProcessIO(Protocol):
 _CHUNK = 65536
 
 
+def drain(fd: int) -> bytes:
+    """Everything a non-blocking FIFO or pipe holds now (at most its capacity)."""
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, _CHUNK)
+        except (BlockingIOError, OSError):
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)
+
+
 @runtime_checkable
 class ConsoleIO(ProcessIO, Protocol):
     """A terminal's ``ProcessIO`` (from ``SupportsTerminal.open_terminal``): it can be resized."""
@@ -73,6 +88,7 @@ class StdinPump:
         self._pipe = pipe_w
         self._pending = b""
         self._closed = False
+        self._finishing = False
         os.set_blocking(pipe_w, False)
         loop.add_reader(fifo_fd, self._on_readable)
 
@@ -101,9 +117,25 @@ class StdinPump:
         self._pending = self._pending[n:]
         if self._pending:
             self._loop.add_writer(self._pipe, self._on_writable)
+        elif self._finishing:
+            self.close()
         else:
             self._loop.remove_writer(self._pipe)
             self._loop.add_reader(self._fifo, self._on_readable)
+
+    def finish(self) -> None:
+        """``CloseIO``: copy what the FIFO holds now, then give the container
+        EOF (idempotent). The loop may not have run the FIFO's reader since
+        the client wrote, so closing at once could drop those bytes."""
+        if self._closed or self._finishing:
+            return
+        self._finishing = True
+        self._loop.remove_reader(self._fifo)
+        self._pending += drain(self._fifo)
+        if self._pending:
+            self._on_writable()
+        else:
+            self.close()
 
     def close(self) -> None:
         """Give the container EOF on stdin (idempotent)."""
@@ -137,9 +169,9 @@ class Stdio:
         return self._fds
 
     def close_stdin(self) -> None:
-        """Give the child EOF on stdin (``CloseIO``); idempotent."""
+        """Give the child EOF on stdin (``CloseIO``) after what the FIFO holds; idempotent."""
         if self.pump is not None:
-            self.pump.close()
+            self.pump.finish()
 
     async def wait_output(self) -> None:
         """Nothing to wait for: the child's output fds are the destinations themselves."""

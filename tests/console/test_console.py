@@ -128,6 +128,33 @@ def test_close_stdin_sends_eof(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
+def test_close_stdin_first_copies_what_the_client_wrote_before_it(tmp_path: Path) -> None:
+    """CloseIO before the loop ran the input pump on bytes already in the
+    stdin FIFO: the tty gets them, then its EOF."""
+    script = "import sys; data = sys.stdin.read(); print('read', len(data), 'bytes')"
+
+    async def scenario() -> tuple[bytes, int]:
+        stdin, stdout = _fifos(tmp_path)
+        master, slave = os.openpty()
+        reader = _reader(stdout)
+        console = Console(master, stdin=str(stdin), stdout=str(stdout))
+        writer = os.open(stdin, os.O_WRONLY)  # the client keeps stdin open
+        try:
+            child = _spawn_on(slave, sys.executable, "-c", script)
+            os.write(writer, b"abc\ndef\n")
+            console.close_stdin()  # no loop turn since the write
+            await asyncio.wait_for(console.wait_output(), 30)
+            status = await asyncio.to_thread(child.wait)
+        finally:
+            os.close(writer)
+            console.close()
+        return await asyncio.wait_for(reader, 30), status
+
+    out, status = asyncio.run(scenario())
+    assert status == 0
+    assert b"read 8 bytes\r\n" in out
+
+
 def test_bad_stdout_uri_is_named(tmp_path: Path) -> None:
     async def scenario() -> None:
         master, slave = os.openpty()

@@ -143,6 +143,37 @@ def test_close_stdin_gives_the_child_eof_while_the_client_keeps_its_writer(tmp_p
     assert asyncio.run(main()) == 0
 
 
+def test_close_stdin_first_copies_what_the_client_wrote_before_it(tmp_path: Path) -> None:
+    """CloseIO arriving before the loop ran the pump on bytes already in the
+    FIFO (containerd's TestContainerAttach writes, then closes): they reach
+    the child, then EOF."""
+    fin, out = str(tmp_path / "in"), str(tmp_path / "out")
+    os.mkfifo(fin)
+    os.mkfifo(out)
+    out_r = os.open(out, os.O_RDONLY | os.O_NONBLOCK)
+    payload = os.urandom(48 * 1024)  # fits in the FIFO: the write does not wait for the pump
+
+    async def main() -> tuple[bytes, int]:
+        loop = asyncio.get_running_loop()
+        stdio = open_stdio(loop, fin, out, "")
+        child = _spawn(["cat"], stdio)
+        stdio.close_child_ends()
+        writer = await loop.run_in_executor(None, lambda: os.open(fin, os.O_WRONLY))
+        try:
+            assert os.write(writer, payload) == len(payload)
+            stdio.close_stdin()  # no loop turn since the write
+            os.set_blocking(out_r, True)
+            got = await asyncio.wait_for(loop.run_in_executor(None, read_until_eof, out_r), 30)
+            status = await asyncio.wait_for(loop.run_in_executor(None, child.wait), 30)
+        finally:
+            os.close(writer)
+        stdio.close()
+        return got, status
+
+    got, status = asyncio.run(main())
+    assert (len(got), got == payload, status) == (len(payload), True, 0)
+
+
 def test_file_uri_appends_to_a_log_file_and_empty_is_dev_null(tmp_path: Path) -> None:
     log = tmp_path / "logs" / "deep" / "c.log"
     log.parent.mkdir(parents=True)
