@@ -58,7 +58,7 @@ _CHUNK = 65536
 
 def drain(fd: int) -> bytes:
     """Everything a non-blocking FIFO or pipe holds now (at most its capacity)."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         try:
             data = os.read(fd, _CHUNK)
