@@ -153,7 +153,10 @@ class _Pump:
         except OSError:
             self._discard, self._pending = True, b""
             self._loop.remove_writer(self._dst)
-            self._loop.add_reader(self._src, self._on_readable)
+            if self._finishing:
+                self.stop()
+            else:
+                self._loop.add_reader(self._src, self._on_readable)
             return
         self._pending = self._pending[n:]
         if self._pending:
