@@ -62,7 +62,7 @@ def drain(fd: int) -> bytes:
     while True:
         try:
             data = os.read(fd, _CHUNK)
-        except (BlockingIOError, OSError):
+        except OSError:  # EAGAIN: nothing more now
             break
         if not data:
             break

@@ -61,7 +61,12 @@ def _spawn_on(slave: int, *argv: str) -> subprocess.Popen[bytes]:
     return child
 
 
-async def _run_pty(tmp: Path, argv: list[str], stdin_data: bytes, close_stdin: bool) -> tuple[bytes, int]:
+async def _run_pty(
+    tmp: Path, argv: list[str], stdin_data: bytes, close_stdin: bool, close_io: bool = False
+) -> tuple[bytes, int]:
+    """Run ``argv`` on a console; the client writes ``stdin_data``, then
+    closes its stdin writer (``close_stdin``) or keeps it open, and with
+    ``close_io`` sends CloseIO with no loop turn since the write."""
     stdin, stdout = _fifos(tmp)
     master, slave = os.openpty()
     reader = _reader(stdout)
@@ -71,6 +76,8 @@ async def _run_pty(tmp: Path, argv: list[str], stdin_data: bytes, close_stdin: b
         writer = os.open(stdin, os.O_WRONLY)
         os.write(writer, stdin_data)
         child = _spawn_on(slave, *argv)
+        if close_io:
+            console.close_stdin()
         if close_stdin:
             os.close(writer)
         await asyncio.wait_for(console.wait_output(), 30)
@@ -109,48 +116,17 @@ def test_stdin_eof_reaches_the_tty_as_eof(tmp_path: Path) -> None:
 
 
 def test_close_stdin_sends_eof(tmp_path: Path) -> None:
-    async def scenario() -> bytes:
-        stdin, stdout = _fifos(tmp_path)
-        master, slave = os.openpty()
-        reader = _reader(stdout)
-        console = Console(master, stdin=str(stdin), stdout=str(stdout))
-        writer = os.open(stdin, os.O_WRONLY)  # the client keeps stdin open
-        try:
-            child = _spawn_on(slave, "cat")
-            console.close_stdin()  # CloseIO: cat sees EOF although the FIFO is still open
-            await asyncio.wait_for(console.wait_output(), 30)
-            assert await asyncio.to_thread(child.wait) == 0
-        finally:
-            os.close(writer)
-            console.close()
-        return await asyncio.wait_for(reader, 30)
-
-    asyncio.run(scenario())
+    # CloseIO: cat sees EOF although the client keeps its stdin FIFO writer open.
+    _, status = asyncio.run(_run_pty(tmp_path, ["cat"], b"", close_stdin=False, close_io=True))
+    assert status == 0
 
 
 def test_close_stdin_first_copies_what_the_client_wrote_before_it(tmp_path: Path) -> None:
     """CloseIO before the loop ran the input pump on bytes already in the
     stdin FIFO: the tty gets them, then its EOF."""
     script = "import sys; data = sys.stdin.read(); print('read', len(data), 'bytes')"
-
-    async def scenario() -> tuple[bytes, int]:
-        stdin, stdout = _fifos(tmp_path)
-        master, slave = os.openpty()
-        reader = _reader(stdout)
-        console = Console(master, stdin=str(stdin), stdout=str(stdout))
-        writer = os.open(stdin, os.O_WRONLY)  # the client keeps stdin open
-        try:
-            child = _spawn_on(slave, sys.executable, "-c", script)
-            os.write(writer, b"abc\ndef\n")
-            console.close_stdin()  # no loop turn since the write
-            await asyncio.wait_for(console.wait_output(), 30)
-            status = await asyncio.to_thread(child.wait)
-        finally:
-            os.close(writer)
-            console.close()
-        return await asyncio.wait_for(reader, 30), status
-
-    out, status = asyncio.run(scenario())
+    out, status = asyncio.run(
+        _run_pty(tmp_path, [sys.executable, "-c", script], b"abc\ndef\n", close_stdin=False, close_io=True))
     assert status == 0
     assert b"read 8 bytes\r\n" in out
 

@@ -8,9 +8,11 @@ pump and ends on ``close_stdin`` (CloseIO).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -112,22 +114,35 @@ def test_output_written_just_before_exit_reaches_the_client_then_eof(tmp_path: P
     assert asyncio.run(main()) == 3
 
 
-def test_close_stdin_gives_the_child_eof_while_the_client_keeps_its_writer(tmp_path: Path) -> None:
-    """CloseIO: ``cat`` ends although the client never closed its end of the stdin FIFO."""
+@contextlib.asynccontextmanager
+async def _cat_behind_a_client(tmp_path: Path) -> AsyncIterator[tuple[Stdio, subprocess.Popen[bytes], int, int]]:
+    """``cat`` on stdio FIFOs opened as ctr opens them: yields its Stdio, the
+    child, the client's stdin writer (kept open until the block ends) and
+    the stdout FIFO's reader (blocking)."""
     fin, out = str(tmp_path / "in"), str(tmp_path / "out")
     os.mkfifo(fin)
     os.mkfifo(out)
     out_r = os.open(out, os.O_RDONLY | os.O_NONBLOCK)
+    loop = asyncio.get_running_loop()
+    stdio = open_stdio(loop, fin, out, "")
+    child = _spawn(["cat"], stdio)
+    stdio.close_child_ends()
+    writer = await loop.run_in_executor(None, lambda: os.open(fin, os.O_WRONLY))
+    os.set_blocking(out_r, True)
+    try:
+        yield stdio, child, writer, out_r
+    finally:
+        os.close(writer)
+    stdio.close()
+
+
+def test_close_stdin_gives_the_child_eof_while_the_client_keeps_its_writer(tmp_path: Path) -> None:
+    """CloseIO: ``cat`` ends although the client never closed its end of the stdin FIFO."""
 
     async def main() -> int:
         loop = asyncio.get_running_loop()
-        stdio = open_stdio(loop, fin, out, "")
-        child = _spawn(["cat"], stdio)
-        stdio.close_child_ends()
-        writer = await loop.run_in_executor(None, lambda: os.open(fin, os.O_WRONLY))
-        try:
+        async with _cat_behind_a_client(tmp_path) as (stdio, child, writer, out_r):
             os.write(writer, b"typed by the client\n")
-            os.set_blocking(out_r, True)
             # The echo proves the pump delivered it; then CloseIO.
             echoed = await loop.run_in_executor(None, lambda: os.read(out_r, 100))
             assert echoed == b"typed by the client\n"
@@ -135,9 +150,6 @@ def test_close_stdin_gives_the_child_eof_while_the_client_keeps_its_writer(tmp_p
             stdio.close_stdin()  # idempotent
             status = await asyncio.wait_for(loop.run_in_executor(None, child.wait), 30)
             assert await asyncio.wait_for(loop.run_in_executor(None, read_until_eof, out_r), 30) == b""
-        finally:
-            os.close(writer)
-        stdio.close()
         return status
 
     assert asyncio.run(main()) == 0
@@ -147,27 +159,15 @@ def test_close_stdin_first_copies_what_the_client_wrote_before_it(tmp_path: Path
     """CloseIO arriving before the loop ran the pump on bytes already in the
     FIFO (containerd's TestContainerAttach writes, then closes): they reach
     the child, then EOF."""
-    fin, out = str(tmp_path / "in"), str(tmp_path / "out")
-    os.mkfifo(fin)
-    os.mkfifo(out)
-    out_r = os.open(out, os.O_RDONLY | os.O_NONBLOCK)
     payload = os.urandom(48 * 1024)  # fits in the FIFO: the write does not wait for the pump
 
     async def main() -> tuple[bytes, int]:
         loop = asyncio.get_running_loop()
-        stdio = open_stdio(loop, fin, out, "")
-        child = _spawn(["cat"], stdio)
-        stdio.close_child_ends()
-        writer = await loop.run_in_executor(None, lambda: os.open(fin, os.O_WRONLY))
-        try:
+        async with _cat_behind_a_client(tmp_path) as (stdio, child, writer, out_r):
             assert os.write(writer, payload) == len(payload)
             stdio.close_stdin()  # no loop turn since the write
-            os.set_blocking(out_r, True)
             got = await asyncio.wait_for(loop.run_in_executor(None, read_until_eof, out_r), 30)
             status = await asyncio.wait_for(loop.run_in_executor(None, child.wait), 30)
-        finally:
-            os.close(writer)
-        stdio.close()
         return got, status
 
     got, status = asyncio.run(main())
