@@ -15,6 +15,12 @@ other, in alternating order), so a ratio is taken per round and the table
 shows the median ratio and its range over rounds, beside median rates. Each
 run also records the CPU time per call of the server and the client process:
 on a shared machine the rates move with other load, the CPU cost much less.
+Beside them, bare asyncio peers (this file's ``bare-*`` roles): just enough
+code for this bench's traffic on the same event loop, with the same handler
+and reply decoding, and none of a ttrpc implementation's checks (the bare
+client even wakes its callers without a loop turn). Whatever impl.ttrpc
+does on that loop costs at least as much, so their ratios to Go are the
+ceiling of what impl.ttrpc can reach there.
 Then 1.2 streams (messages/s over one stream, against Go ttrpc 1.2.7) and the
 idle cost: server RSS growth per connection over 500 idle ones. The load
 average is printed before and after.
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
 import json
 import os
 import resource
@@ -31,11 +38,12 @@ import select
 import shutil
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
 from typing import Any, NamedTuple
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -153,6 +161,175 @@ async def _grpcio_client(socket_path: str, callers: int, payload: int, duration:
             return reply
 
         print(json.dumps(await _drive(call, callers, payload, duration, warmup)), flush=True)
+
+
+# -- the bare-asyncio reference: what the event loop alone allows ----------
+#
+# Not ttrpc implementations: each does only what this bench's traffic needs
+# (split frames, slice the payload out of the one request shape the clients
+# send, call the same handler, frame the reply; the client batches a loop
+# turn's requests), with no checks, no streams, no errors. Whatever a real server or client on the same loop does costs at
+# least this much, so their rates are a ceiling for impl.ttrpc on that loop.
+
+_FRAME = struct.Struct(">IIBB")
+_HEAD = b"\x0a" + bytes([len(SERVICE)]) + SERVICE.encode() + b"\x12\x04Echo"
+
+
+def _bare_payload(body: bytes, at: int, tag: int) -> bytes:
+    """The bytes field ``tag`` that starts at ``at`` and ends ``body`` (b"" if
+    ``body`` ends at ``at``): the only shape the bench's peers send."""
+    if at == len(body):
+        return b""
+    n, i = body[at + 1], at + 2
+    if n & 0x80:
+        n, i = (n & 0x7F) | body[at + 2] << 7, at + 3
+    if body[at] != tag or i + n != len(body):
+        raise ValueError(f"bare peer: unexpected message {body[:32]!r}")
+    return body[i:]
+
+
+class _BareFrames(asyncio.BufferedProtocol):
+    """Hands ``frames`` the whole frames of each read (a partial one waits for the next)."""
+
+    def __init__(self) -> None:
+        self.buffer = memoryview(bytearray(256 * 1024))
+        self.tail = b""
+        self.transport: Any = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        data = self.tail + bytes(self.buffer[:nbytes])
+        pos, end = 0, len(data)
+        frames: list[tuple[int, bytes]] = []
+        while end - pos >= 10:
+            length, sid, _, _ = _FRAME.unpack_from(data, pos)
+            if end - pos - 10 < length:
+                break
+            frames.append((sid, data[pos + 10 : pos + 10 + length]))
+            pos += 10 + length
+        self.tail = data[pos:]
+        self.frames(frames)
+
+    def frames(self, frames: list[tuple[int, bytes]]) -> None:
+        raise NotImplementedError
+
+
+async def _bare_server(socket_path: str) -> None:
+    from impl.ttrpc import MethodContext
+    from shimtypes import TTRPCMethodContext
+
+    async def echo(ctx: TTRPCMethodContext, payload: bytes) -> bytes:
+        return _echo_bytes(payload)
+
+    class Server(_BareFrames):
+        def frames(self, frames: list[tuple[int, bytes]]) -> None:
+            out: list[bytes] = []
+            for sid, body in frames:
+                if not body.startswith(_HEAD):
+                    raise ValueError(f"bare server: not an Echo request: {body[:32]!r}")
+                coro = echo(MethodContext(SERVICE, "Echo", {}, None, None), _bare_payload(body, len(_HEAD), 0x1A))
+                try:
+                    coro.send(None)
+                    raise RuntimeError("bare server: the handler suspended")
+                except StopIteration as done:
+                    reply: bytes = done.value
+                response = b"\x12" + _varint(len(reply)) + reply if reply else b""
+                out.append(_FRAME.pack(len(response), sid, 2, 0) + response)
+            if out:
+                self.transport.write(b"".join(out))
+
+    loop = asyncio.get_running_loop()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(socket_path)
+    listener.listen(128)
+    server = await loop.create_unix_server(Server, sock=listener)
+    print("ready", flush=True)
+    await server.serve_forever()
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+class _Wakeup:
+    """A reply the bare client's caller awaits: resolving it runs the waiting
+    Task's wake-up at once, not through a loop turn (a Future's callbacks
+    go through ``call_soon``). Only what a Task asks of what it awaits."""
+
+    __slots__ = ("_asyncio_future_blocking", "_loop", "_wake", "_context", "_value")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._asyncio_future_blocking = False
+        self._loop = loop
+        self._wake: Callable[[_Wakeup], object] | None = None
+        self._context: contextvars.Context | None = None
+        self._value: bytes | None = None
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def add_done_callback(self, fn: Callable[[_Wakeup], object], *, context: contextvars.Context | None = None) -> None:
+        self._wake, self._context = fn, context
+
+    def cancel(self, msg: object = None) -> bool:
+        raise RuntimeError("bare client: calls are not cancelled")
+
+    def result(self) -> bytes:
+        assert self._value is not None
+        return self._value
+
+    def set_result(self, value: bytes) -> None:
+        self._value = value
+        wake, context = self._wake, self._context
+        if wake is not None and context is not None:
+            context.run(wake, self)
+
+    def __await__(self) -> Generator[_Wakeup, None, bytes]:
+        if self._value is None:
+            self._asyncio_future_blocking = True
+            yield self
+        return self.result()
+
+
+async def _bare_client(socket_path: str, callers: int, payload: int, duration: float, warmup: float) -> None:
+    loop = asyncio.get_running_loop()
+    waiting: dict[int, _Wakeup] = {}
+    held: list[bytes] = []
+    next_id = 1
+
+    class Client(_BareFrames):
+        def frames(self, frames: list[tuple[int, bytes]]) -> None:
+            for sid, body in frames:
+                waiting.pop(sid).set_result(_bare_payload(body, 0, 0x12))
+
+        def flush(self) -> None:
+            self.transport.write(b"".join(held))
+            held.clear()
+
+    _, proto = await loop.create_unix_connection(Client, socket_path)
+
+    async def call(request: bytes) -> bytes:
+        nonlocal next_id
+        sid, next_id = next_id, next_id + 2
+        body = _HEAD + (b"\x1a" + _varint(len(request)) + request if request else b"")
+        if not held:
+            loop.call_soon(proto.flush)  # this loop turn's requests in one write
+        held.append(_FRAME.pack(len(body), sid, 1, 0) + body)
+        reply = waiting[sid] = _Wakeup(loop)
+        return await reply
+
+    print(json.dumps(await _drive(call, callers, payload, duration, warmup)), flush=True)
+    proto.transport.close()
 
 
 # -- orchestration --------------------------------------------------------
@@ -454,17 +631,21 @@ def main() -> None:
             return
         grpcbench = _go_build(tmp, "ttrpcpeer/cmd/grpcbench")
         build_s = time.monotonic() - t0
-        socks = {name: str(tmp / f"{name}.sock") for name in ("go", "go1", "py", "pyu", "grpcio", "gogrpc")}
+        socks = {
+            name: str(tmp / f"{name}.sock") for name in ("go", "go1", "py", "pyu", "bare", "bareu", "grpcio", "gogrpc")
+        }
         one_thread = dict(os.environ, GOMAXPROCS="1")
         procs = {
             "go": stack.enter_context(_server([str(peer), "bench-server", "-socket", socks["go"]])),
             "go1": stack.enter_context(_server([str(peer), "bench-server", "-socket", socks["go1"]], one_thread)),
             "py": stack.enter_context(_server([*me, "--role", "py-server", socks["py"]])),
+            "bare": stack.enter_context(_server([*me, "--role", "bare-server", socks["bare"]])),
             "grpcio": stack.enter_context(_server([*me, "--role", "grpcio-server", socks["grpcio"]])),
             "gogrpc": stack.enter_context(_server([str(grpcbench), "-serve", "-socket", socks["gogrpc"]])),
         }
         if opts.uvloop:
             procs["pyu"] = stack.enter_context(_server([*me, "--role", "py-server-uvloop", socks["pyu"]]))
+            procs["bareu"] = stack.enter_context(_server([*me, "--role", "bare-server-uvloop", socks["bareu"]]))
 
         def go_client(srv: str, c: int, p: int) -> list[str]:
             return [str(peer), "bench-client", "-socket", socks[srv], "-concurrency", str(c), "-payload", str(p),
@@ -485,10 +666,14 @@ def main() -> None:
             "py-client/go-server": ("go", lambda c, p: py_role("py-client", "go", c, p)),
             "go-grpc-client/grpcio-server": ("grpcio", lambda c, p: go_grpc_client("grpcio", c, p)),
             "grpcio-client/go-grpc-server": ("gogrpc", lambda c, p: py_role("grpcio-client", "gogrpc", c, p)),
+            "go-client/bare-server": ("bare", lambda c, p: go_client("bare", c, p)),
+            "bare-client/go-server": ("go", lambda c, p: py_role("bare-client", "go", c, p)),
         }
         if opts.uvloop:
             pairs["go-client/py-server-uvloop"] = ("pyu", lambda c, p: go_client("pyu", c, p))
             pairs["py-client-uvloop/go-server"] = ("go", lambda c, p: py_role("py-client-uvloop", "go", c, p))
+            pairs["go-client/bare-server-uvloop"] = ("bareu", lambda c, p: go_client("bareu", c, p))
+            pairs["bare-client-uvloop/go-server"] = ("go", lambda c, p: py_role("bare-client-uvloop", "go", c, p))
         samples: dict[tuple[str, int, int], list[Sample]] = {}
         for r in range(opts.rounds):
             # Python and Go runs of a row follow each other; odd rounds reverse
@@ -520,8 +705,8 @@ def main() -> None:
           f"{load_unary} after the unary rows.\n")
     print("Servers (driven by the Go ttrpc 1.1.1 client; grpcio by a grpc-go client):\n")
     print("| callers | payload | Go srv | Py srv | py/go | Go CPU | Py CPU | grpcio srv | py/grpcio "
-          "| Go srv 1 thread | Go 1 thread/go | Go 1 thread CPU |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| Go srv 1 thread | Go 1 thread/go | Go 1 thread CPU | bare srv | bare/go | bare CPU |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for c in opts.callers:
         for p in opts.payloads:
             print(f"| {c} | {p} B | {cell('go-client/go-server', c, p)} | {cell('go-client/py-server', c, p)} "
@@ -531,29 +716,37 @@ def main() -> None:
                   f"| {ratio('go-client/py-server', 'go-grpc-client/grpcio-server', c, p)} "
                   f"| {cell('go-client/go1-server', c, p)} "
                   f"| {ratio('go-client/go1-server', 'go-client/go-server', c, p)} "
-                  f"| {cpu('go-client/go1-server', c, p, True)} |")
+                  f"| {cpu('go-client/go1-server', c, p, True)} | {cell('go-client/bare-server', c, p)} "
+                  f"| {ratio('go-client/bare-server', 'go-client/go-server', c, p)} "
+                  f"| {cpu('go-client/bare-server', c, p, True)} |")
     print("\nClients (against the Go ttrpc 1.1.1 server; grpcio's against a grpc-go server; "
           "'Go cli' is the same run as 'Go srv'):\n")
-    print("| callers | payload | Go cli | Py cli | py/go | Go CPU | Py CPU | grpcio cli | py/grpcio |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| callers | payload | Go cli | Py cli | py/go | Go CPU | Py CPU | grpcio cli | py/grpcio "
+          "| bare cli | bare/go | bare CPU |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for c in opts.callers:
         for p in opts.payloads:
             print(f"| {c} | {p} B | {cell('go-client/go-server', c, p)} | {cell('py-client/go-server', c, p)} "
                   f"| {ratio('py-client/go-server', 'go-client/go-server', c, p)} "
                   f"| {cpu('go-client/go-server', c, p, False)} | {cpu('py-client/go-server', c, p, False)} "
                   f"| {cell('grpcio-client/go-grpc-server', c, p)} "
-                  f"| {ratio('py-client/go-server', 'grpcio-client/go-grpc-server', c, p)} |")
+                  f"| {ratio('py-client/go-server', 'grpcio-client/go-grpc-server', c, p)} "
+                  f"| {cell('bare-client/go-server', c, p)} "
+                  f"| {ratio('bare-client/go-server', 'go-client/go-server', c, p)} "
+                  f"| {cpu('bare-client/go-server', c, p, False)} |")
     if opts.uvloop:
         print("\nThe same under uvloop (Python server and client; Go peers unchanged):\n")
         print("| callers | payload | Py srv uvloop | uvloop-srv/go | Py srv CPU | Py cli uvloop | uvloop-cli/go "
-              "| Py cli CPU |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+              "| Py cli CPU | bare srv uvloop/go | bare cli uvloop/go |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for c in opts.callers:
             for p in opts.payloads:
                 us, uc = "go-client/py-server-uvloop", "py-client-uvloop/go-server"
                 print(f"| {c} | {p} B | {cell(us, c, p)} | {ratio(us, 'go-client/go-server', c, p)} "
                       f"| {cpu(us, c, p, True)} | {cell(uc, c, p)} | {ratio(uc, 'go-client/go-server', c, p)} "
-                      f"| {cpu(uc, c, p, False)} |")
+                      f"| {cpu(uc, c, p, False)} "
+                      f"| {ratio('go-client/bare-server-uvloop', 'go-client/go-server', c, p)} "
+                      f"| {ratio('bare-client-uvloop/go-server', 'go-client/go-server', c, p)} |")
     print("\nGoals at 16 callers (median per-round ratio):")
     for p in opts.payloads if 16 in opts.callers else ():
         go_r = statistics.median(_ratios(samples, ("go-client/py-server", 16, p), ("go-client/go-server", 16, p)))
@@ -565,6 +758,9 @@ def main() -> None:
               f"(goal >= {SERVER_GOAL_GRPCIO}: {'met' if grpc_r >= SERVER_GOAL_GRPCIO else 'MISSED'})")
         cli_r = statistics.median(_ratios(samples, ("py-client/go-server", 16, p), ("go-client/go-server", 16, p)))
         print(f"  py-client/go-client {cli_r:.2f} (goal >= {CLIENT_GOAL_GO}: {'met' if cli_r >= CLIENT_GOAL_GO else 'MISSED'})")
+        bare_s = statistics.median(_ratios(samples, ("go-client/bare-server", 16, p), ("go-client/go-server", 16, p)))
+        bare_c = statistics.median(_ratios(samples, ("bare-client/go-server", 16, p), ("go-client/go-server", 16, p)))
+        print(f"  ceiling on this loop (the bare asyncio peers): server {bare_s:.2f}, client {bare_c:.2f}")
     if stream_samples:
         _print_stream_rows(stream_samples, opts)
     if idle:
@@ -650,6 +846,11 @@ def _run_role(role: str, args: list[str]) -> None:
         import uvloop
 
         uvloop.run(_py_server(args[0]))
+    elif role in ("bare-server", "bare-server-uvloop"):
+        _runner(role.endswith("uvloop"))(_bare_server(args[0]))
+    elif role in ("bare-client", "bare-client-uvloop"):
+        sock, c, p, d, w = args
+        _runner(role.endswith("uvloop"))(_bare_client(sock, int(c), int(p), float(d), float(w)))
     elif role == "grpcio-server":
         asyncio.run(_grpcio_server(args[0]))
     elif role in ("py-stream-server", "py-stream-server-uvloop"):
