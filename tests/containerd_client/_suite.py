@@ -141,8 +141,9 @@ def _shim_script() -> Path:
     return beside
 
 
-def run(binary: Path, runtime: str, tests: Sequence[str], tmp: Path) -> Run:
-    """Run ``tests`` against ``runtime`` with everything of the run under ``tmp``."""
+def run(binary: Path, runtime: str, tests: Sequence[str], tmp: Path, path_first: Sequence[Path] = ()) -> Run:
+    """Run ``tests`` against ``runtime`` with everything of the run under ``tmp``
+    (``path_first``: directories looked up before any other, e.g. a stand-in ``containerd``)."""
     r = Run(runtime=runtime, tmp=tmp, namespace=f"ctrdc-{uuid.uuid4().hex[:8]}")
     (tmp / "tmp").mkdir(parents=True)
     bindir = tmp / "bin"
@@ -156,7 +157,9 @@ def run(binary: Path, runtime: str, tests: Sequence[str], tmp: Path) -> Run:
         TMPDIR=str(tmp / "tmp"),
         TEST_RUNTIME=runtime,
         # the pinned 1.6.20 daemon and Go shim (the tests' own version), whatever the system has installed
-        PATH=f"{bindir}:{containerd_peer('1.6').bin}:{env.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}",
+        PATH=":".join(
+            [*map(str, path_first), str(bindir), str(containerd_peer("1.6").bin), env.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")]
+        ),
     )
     cmd = [
         str(binary),
