@@ -163,7 +163,7 @@ def test_fits_ci_budget(runs: Runs) -> None:
 
 _REFUSING_RESTART = """#!/bin/sh
 # Stand-in for containerd on PATH: at its second start (the restart) the daemon's socket is bound
-# but not listening for 0.3 s before the real daemon replaces it, as for a moment in any (re)start.
+# but not listening for 0.3 s before the real daemon replaces it, as it can be for a moment in any.
 count="$(dirname "$0")/starts"
 n=$(cat "$count" 2>/dev/null || echo 0)
 echo $((n + 1)) > "$count"
