@@ -310,18 +310,7 @@ _ID_ARG = re.compile(r" -id (\S+)")
 def leftovers(r: Run) -> list[Leftover]:
     """Everything the run left behind, each with the container it belongs to (empty: clean)."""
     found = [Leftover(f"process {pid}: {cmd}", m[1] if (m := _ID_ARG.search(cmd)) else None) for pid, cmd in _processes(r)]
-    sockets = {
-        os.path.basename(socket_address(r.address, ns, id)): id
-        for ns in namespaces_used(r)
-        for id in _container_ids(r)
-    }
-    # Every socket a shim of this run could have made (containerd names them by a hash of address,
-    # namespace and id), whether or not the output mentions it, and any the output names.
-    named = {os.path.basename(s) for s in _SHIM_SOCKET.findall(r.output)}
-    for name in sorted(named | set(sockets)):
-        s = f"/run/containerd/s/{name}"
-        if os.path.exists(s):
-            found.append(Leftover(f"shim socket {s}", sockets.get(name)))
+    found += [Leftover(f"shim socket {s}", id) for s, id in sorted(_shim_sockets(r).items()) if os.path.exists(s)]
     found += [Leftover(f"mount {m}", Path(m).parent.name if m.endswith("/rootfs") else None) for m in _mounts(r)]
     found += [Leftover(f"runc state {p}", p.name) for p in _runc_state(r)]
     found += [Leftover(f"cgroup {p}", p.name) for p in _cgroups(r)]
@@ -336,6 +325,19 @@ def _container_ids(r: Run) -> set[str]:
     ids = set(r.results)
     ids |= {m[1].replace("/", "_") for m in re.finditer(r"^=== RUN\s+(Test\S+)$", r.output, re.M)}
     return ids | {"c" * 64}  # TestShimSockLength
+
+
+def _shim_sockets(r: Run) -> dict[str, str | None]:
+    """Every socket a shim of this run could have made (containerd names them by a hash of address,
+    namespace and id), whether or not the output mentions it, and any the output names; each with
+    its container id where known."""
+    sockets: dict[str, str | None] = {
+        f"/run/containerd/s/{os.path.basename(s)}": None for s in _SHIM_SOCKET.findall(r.output)
+    }
+    for ns in namespaces_used(r):
+        for id in _container_ids(r):
+            sockets[f"/run/containerd/s/{os.path.basename(socket_address(r.address, ns, id))}"] = id
+    return sockets
 
 
 def clean_up(r: Run) -> None:
@@ -372,7 +374,7 @@ def clean_up(r: Run) -> None:
             d.rmdir()
         except OSError:
             pass
-    for s in set(_SHIM_SOCKET.findall(r.output)):
+    for s in _shim_sockets(r):
         try:
             os.unlink(s)
         except OSError:
