@@ -38,7 +38,6 @@ import select
 import shutil
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,10 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from google.protobuf import wrappers_pb2
+
+from impl._varint import varint
+from impl.ttrpc._frame import HEADER, HEADER_SIZE
+from impl.ttrpc._wire import encode_request_head
 
 ROOT = Path(__file__).resolve().parent.parent
 GO_ROOT = ROOT / "tests" / "go"
@@ -171,8 +174,7 @@ async def _grpcio_client(socket_path: str, callers: int, payload: int, duration:
 # turn's requests), with no checks, no streams, no errors. Whatever a real server or client on the same loop does costs at
 # least this much, so their rates are a ceiling for impl.ttrpc on that loop.
 
-_FRAME = struct.Struct(">IIBB")
-_HEAD = b"\x0a" + bytes([len(SERVICE)]) + SERVICE.encode() + b"\x12\x04Echo"
+_HEAD = encode_request_head(SERVICE, "Echo")
 
 
 def _bare_payload(body: bytes, at: int, tag: int) -> bytes:
@@ -206,12 +208,13 @@ class _BareFrames(asyncio.BufferedProtocol):
         data = self.tail + bytes(self.buffer[:nbytes])
         pos, end = 0, len(data)
         frames: list[tuple[int, bytes]] = []
-        while end - pos >= 10:
-            length, sid, _, _ = _FRAME.unpack_from(data, pos)
-            if end - pos - 10 < length:
+        while end - pos >= HEADER_SIZE:
+            length, sid, _, _ = HEADER.unpack_from(data, pos)
+            start = pos + HEADER_SIZE
+            if end - start < length:
                 break
-            frames.append((sid, data[pos + 10 : pos + 10 + length]))
-            pos += 10 + length
+            frames.append((sid, data[start : start + length]))
+            pos = start + length
         self.tail = data[pos:]
         self.frames(frames)
 
@@ -238,8 +241,8 @@ async def _bare_server(socket_path: str) -> None:
                     raise RuntimeError("bare server: the handler suspended")
                 except StopIteration as done:
                     reply: bytes = done.value
-                response = b"\x12" + _varint(len(reply)) + reply if reply else b""
-                out.append(_FRAME.pack(len(response), sid, 2, 0) + response)
+                response = b"\x12" + varint(len(reply)) + reply if reply else b""
+                out.append(HEADER.pack(len(response), sid, 2, 0) + response)
             if out:
                 self.transport.write(b"".join(out))
 
@@ -250,15 +253,6 @@ async def _bare_server(socket_path: str) -> None:
     server = await loop.create_unix_server(Server, sock=listener)
     print("ready", flush=True)
     await server.serve_forever()
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 class _Wakeup:
@@ -321,10 +315,10 @@ async def _bare_client(socket_path: str, callers: int, payload: int, duration: f
     async def call(request: bytes) -> bytes:
         nonlocal next_id
         sid, next_id = next_id, next_id + 2
-        body = _HEAD + (b"\x1a" + _varint(len(request)) + request if request else b"")
+        body = _HEAD + (b"\x1a" + varint(len(request)) + request if request else b"")
         if not held:
             loop.call_soon(proto.flush)  # this loop turn's requests in one write
-        held.append(_FRAME.pack(len(body), sid, 1, 0) + body)
+        held.append(HEADER.pack(len(body), sid, 1, 0) + body)
         reply = waiting[sid] = _Wakeup(loop)
         return await reply
 
